@@ -1,0 +1,3 @@
+from demo_project.urls import urlpatterns
+
+__all__ = ["urlpatterns"]

@@ -1,0 +1,124 @@
+"""System checks for the ``WSRPC`` setting (``manage.py check``).
+
+=============  =========================================================
+id             problem
+=============  =========================================================
+E001           ``WSRPC`` is not a dict
+W001           ``WSRPC`` has a key this app does not know (a typo?)
+E002           ``METHODS`` is not a list of dotted paths
+E003           a ``METHODS`` entry cannot be imported or registered
+E004           two entries declare the same method name
+E005           a method name starts with the reserved ``rpc.``
+E006           no channel layer is configured under ``CHANNEL_LAYER``
+E007           a limit or timeout is not a positive number or None
+=============  =========================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from .conf import DEFAULTS, LIMITS
+from .protocol import is_reserved
+from .registry import RegistryError, methods_of, resolve
+
+__all__ = ["check_settings"]
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    user = getattr(settings, "WSRPC", {})
+    if not isinstance(user, dict):
+        return [Error("WSRPC must be a dict.", hint="See the settings reference in the README.", id="wsrpc_app.E001")]
+    messages: list[CheckMessage] = [
+        Warning(
+            f"WSRPC has an unknown key {key!r}.",
+            hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+            id="wsrpc_app.W001",
+        )
+        for key in user
+        if key not in DEFAULTS
+    ]
+    messages += _check_methods(user.get("METHODS", DEFAULTS["METHODS"]))
+    messages += _check_channel_layer(user.get("CHANNEL_LAYER", DEFAULTS["CHANNEL_LAYER"]))
+    messages += _check_limits(user)
+    return messages
+
+
+def _check_methods(entries: Any) -> list[CheckMessage]:
+    if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
+        return [
+            Error(
+                "WSRPC['METHODS'] must be a list of dotted paths.",
+                hint="For example ['myapp.rpc.add', 'myapp.rpc.Calculator', 'myapp.rpc'].",
+                id="wsrpc_app.E002",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    origins: dict[str, str] = {}
+    for entry in entries:
+        try:
+            methods = list(methods_of(resolve(entry), entry))
+        except RegistryError as exc:
+            messages.append(
+                Error(
+                    f"WSRPC['METHODS'] entry {entry!r} cannot be registered: {exc}",
+                    hint="Give the dotted path of a function, an RpcMethods subclass or a module.",
+                    id="wsrpc_app.E003",
+                )
+            )
+            continue
+        for method in methods:
+            if is_reserved(method.name):
+                messages.append(
+                    Error(
+                        f"Method name {method.name!r} ({method.origin}) is reserved.",
+                        hint="Names starting with 'rpc.' belong to the app; rename it with @rpc_method(name=...).",
+                        id="wsrpc_app.E005",
+                    )
+                )
+            elif method.name in origins:
+                messages.append(
+                    Error(
+                        f"Method name {method.name!r} is declared by both {origins[method.name]} and {method.origin}.",
+                        hint="Rename one with @rpc_method(name=...) or a namespace on its RpcMethods class.",
+                        id="wsrpc_app.E004",
+                    )
+                )
+            else:
+                origins[method.name] = method.origin
+    return messages
+
+
+def _check_channel_layer(alias: Any) -> list[CheckMessage]:
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    if isinstance(alias, str) and alias in layers:
+        return []
+    return [
+        Error(
+            f"No channel layer {alias!r} in CHANNEL_LAYERS.",
+            hint="Configure CHANNEL_LAYERS (channels.layers.InMemoryChannelLayer for one process, "
+            "channels_redis for several) or point WSRPC['CHANNEL_LAYER'] at an alias it has.",
+            id="wsrpc_app.E006",
+        )
+    ]
+
+
+def _check_limits(user: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for key, integer in LIMITS.items():
+        value = user.get(key, DEFAULTS[key])
+        kinds = (int,) if integer else (int, float)
+        if value is None or (isinstance(value, kinds) and not isinstance(value, bool) and value > 0):
+            continue
+        messages.append(
+            Error(
+                f"WSRPC[{key!r}] must be a positive {'integer' if integer else 'number'} or None, not {value!r}.",
+                hint="None disables the limit.",
+                id="wsrpc_app.E007",
+            )
+        )
+    return messages

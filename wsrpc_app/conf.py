@@ -1,0 +1,80 @@
+"""The ``WSRPC`` setting: defaults, lazy reading, and the registry it declares.
+
+Read when used, never at import, and reloaded when a test overrides it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from .registry import Registry
+
+__all__ = ["DEFAULTS", "LIMITS", "wsrpc_settings", "get_registry"]
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted paths to functions, RpcMethods subclasses or modules.
+    "METHODS": [],
+    # The alias in CHANNEL_LAYERS used for pub/sub and messages to connections.
+    "CHANNEL_LAYER": "default",
+    # Limits (None disables each).
+    "MAX_MESSAGE_BYTES": 1024 * 1024,
+    "MAX_BATCH_LENGTH": 100,
+    "MAX_IN_FLIGHT": 64,
+    "THREAD_POOL_SIZE": 32,
+    # Timeouts in seconds (None disables each).
+    "CALL_TIMEOUT": 30.0,
+    "METHOD_TIME_LIMIT": 60.0,
+}
+
+#: Keys holding a positive number or None, and whether they must be integers.
+LIMITS: dict[str, bool] = {
+    "MAX_MESSAGE_BYTES": True,
+    "MAX_BATCH_LENGTH": True,
+    "MAX_IN_FLIGHT": True,
+    "THREAD_POOL_SIZE": True,
+    "CALL_TIMEOUT": False,
+    "METHOD_TIME_LIMIT": False,
+}
+
+
+class WsRpcSettings:
+    """Attribute access to ``settings.WSRPC`` merged over :data:`DEFAULTS`."""
+
+    def __getattr__(self, key: str) -> Any:
+        if key not in DEFAULTS:
+            raise AttributeError(f"no WSRPC setting {key!r}")
+        value = self.user_settings.get(key, DEFAULTS[key])
+        setattr(self, key, value)  # cached until reload()
+        return value
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(django_settings, "WSRPC", {})
+        return value if isinstance(value, dict) else {}
+
+    def reload(self) -> None:
+        for key in list(vars(self)):
+            delattr(self, key)
+        get_registry.cache_clear()
+
+
+wsrpc_settings = WsRpcSettings()
+
+
+@functools.cache
+def get_registry() -> Registry:
+    """The methods the project exposes, with the reserved ``rpc.*`` ones."""
+    from .builtin_methods import builtin_registry
+
+    return Registry.from_entries(wsrpc_settings.METHODS).merged(builtin_registry())
+
+
+@receiver(setting_changed)
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("WSRPC", "CHANNEL_LAYERS", "DEBUG"):
+        wsrpc_settings.reload()

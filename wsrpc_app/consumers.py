@@ -1,0 +1,117 @@
+"""The WebSocket consumer: an :class:`Endpoint` on a Channels connection."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from . import protocol
+from .conf import get_registry, wsrpc_settings
+from .connection import Connection
+from .endpoint import Endpoint
+from .errors import InvalidRequest
+from .server import server_dispatcher
+
+__all__ = ["RpcConsumer", "CloseCode"]
+
+logger = logging.getLogger("wsrpc")
+
+
+class CloseCode:
+    """WebSocket close codes this consumer uses (RFC 6455 section 7.4)."""
+
+    NORMAL = 1000
+    MESSAGE_TOO_BIG = 1009
+
+
+class RpcConsumer(AsyncWebsocketConsumer):
+    """JSON-RPC 2.0 over one WebSocket, both ways.
+
+    Subclass and override :meth:`on_connect` (raise
+    ``channels.exceptions.DenyConnection`` there to refuse the connection) and
+    :meth:`on_disconnect`.
+    """
+
+    connection: Connection
+    endpoint: Endpoint
+
+    @property  # type: ignore[override]
+    def channel_layer_alias(self) -> str:
+        return wsrpc_settings.CHANNEL_LAYER  # read per connection, so override_settings works
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' dispatch runs aclose_old_connections() (a thread hop) before
+        # every message and finds handlers with getattr. Sync methods manage
+        # their DB connections in their own thread instead (threads.py), and the
+        # message types handled here are listed explicitly.
+        handler = self.handlers.get(message["type"])
+        if handler is None:
+            logger.warning("ignored a message of unknown type %r", message["type"])
+            return
+        await handler(self, message)
+
+    # Hooks ------------------------------------------------------------------
+
+    async def on_connect(self) -> None:
+        """Called when a WebSocket connection is opening, before it is accepted."""
+
+    async def on_disconnect(self, code: int) -> None:
+        """Called when the WebSocket connection has closed."""
+
+    # Lifecycle --------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.connection = Connection(self.scope, get_registry())
+        self.endpoint = Endpoint(
+            self._send_text,
+            server_dispatcher(self.connection.registry),
+            self.connection,
+            max_in_flight=wsrpc_settings.MAX_IN_FLIGHT,
+            max_batch=wsrpc_settings.MAX_BATCH_LENGTH,
+            call_timeout=wsrpc_settings.CALL_TIMEOUT,
+        )
+        self.connection.endpoint = self.endpoint
+        self.max_message_bytes: int | None = wsrpc_settings.MAX_MESSAGE_BYTES
+        await self.on_connect()
+        await self.accept()
+
+    async def _send_text(self, text: str) -> None:
+        await self.base_send({"type": "websocket.send", "text": text})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self.endpoint.send(
+                protocol.error_reply(None, InvalidRequest(data="binary frames are not accepted; send JSON as text"))
+            )
+            return
+        if self._too_big(text_data):
+            logger.info("closing a connection that sent a frame over %s bytes", self.max_message_bytes)
+            await self.endpoint.close()
+            await self.close(code=CloseCode.MESSAGE_TOO_BIG)
+            return
+        await self.endpoint.receive(text_data)
+
+    def _too_big(self, text: str) -> bool:
+        limit = self.max_message_bytes
+        if limit is None or len(text) * 4 <= limit:  # UTF-8 takes at most 4 bytes a character
+            return False
+        return len(text) > limit or len(text.encode()) > limit
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        endpoint = getattr(self, "endpoint", None)
+        if endpoint is not None:
+            await endpoint.close()
+        try:
+            await self.on_disconnect(message.get("code", CloseCode.NORMAL))
+        finally:
+            raise StopConsumer()
+
+    handlers = {
+        "websocket.connect": AsyncWebsocketConsumer.websocket_connect,
+        "websocket.receive": AsyncWebsocketConsumer.websocket_receive,
+        "websocket.disconnect": websocket_disconnect,
+    }
+

@@ -1,0 +1,201 @@
+"""One side of a bidirectional JSON-RPC connection, independent of transport.
+
+The server's consumer and the Python client both drive an :class:`Endpoint`:
+they feed it each incoming text frame and give it a coroutine that writes one.
+It runs the peer's requests concurrently (bounded), answers them, and
+correlates the peer's replies with the calls this side made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from types import EllipsisType
+from typing import Any
+
+from . import protocol
+from .dispatch import Dispatcher
+from .errors import PeerDisconnected, RpcError, TooManyRequests
+from .protocol import Batch, Invalid, Request, Response
+from .types import Params, SendText
+
+__all__ = ["Endpoint", "params_of"]
+
+logger = logging.getLogger("wsrpc")
+
+
+def params_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Params | None:
+    """JSON-RPC params from Python arguments: positional or named, not both."""
+    if args and kwargs:
+        raise TypeError("JSON-RPC params are either positional or named, not both")
+    if kwargs:
+        return kwargs
+    return list(args) if args else None
+
+
+class Endpoint:
+    """Runs the peer's requests and tracks the calls made to the peer.
+
+    ``max_in_flight`` bounds the requests running at once; a request beyond it
+    is answered -32029 at once. ``call_timeout`` is the default time, in
+    seconds, to wait for the peer's reply (``None``: wait forever).
+    """
+
+    def __init__(
+        self,
+        send: SendText,
+        dispatcher: Dispatcher,
+        context: Any,
+        *,
+        max_in_flight: int | None = None,
+        max_batch: int | None = None,
+        call_timeout: float | None = 30.0,
+    ) -> None:
+        self._send_text = send
+        self.dispatcher = dispatcher
+        self.context = context
+        self.max_in_flight = max_in_flight
+        self.max_batch = max_batch
+        self.call_timeout = call_timeout
+        self.in_flight = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count(1)
+        self.closed = False
+
+    # Incoming ---------------------------------------------------------------
+
+    async def receive(self, frame: str | bytes) -> None:
+        """Handle one text frame from the peer. Returns without waiting for methods to run."""
+        try:
+            incoming = protocol.parse(frame, max_batch=self.max_batch)
+        except RpcError as error:
+            try:
+                await self.send(protocol.error_reply(None, error))
+            except PeerDisconnected:
+                pass  # logged by send(); the transport closes the endpoint
+            return
+        if isinstance(incoming, Batch):
+            requests = [m for m in incoming.messages if not self._settle(m)]
+            if requests:
+                self._start(requests, batch=True)
+        elif not self._settle(incoming):
+            assert not isinstance(incoming, Response)
+            self._start([incoming], batch=False)
+
+    def _settle(self, message: protocol.Message) -> bool:
+        """Consume a reply to one of this side's calls; False for anything to answer."""
+        if isinstance(message, Response):
+            future = self.pending.get(message.id) if isinstance(message.id, int) else None
+            if future is None or future.done():
+                logger.debug("dropped a reply to no pending call: id %r", message.id)
+            elif message.error is not None:
+                future.set_exception(message.error)
+            else:
+                future.set_result(message.result)
+            return True
+        if isinstance(message, Invalid) and message.response:
+            # A malformed reply is never answered; fail the call it names.
+            future = self.pending.get(message.id) if isinstance(message.id, int) else None
+            if future is not None and not future.done():
+                future.set_exception(message.error)
+            logger.debug("dropped a malformed reply: %r", message.error)
+            return True
+        return False
+
+    def _start(self, messages: list[Request | Invalid], *, batch: bool) -> None:
+        admitted: list[Request | Invalid] = []
+        refused: list[bytes] = []
+        for message in messages:
+            if isinstance(message, Request) and not self._admit():
+                if not message.notification:
+                    refused.append(protocol.error_reply(message.id, TooManyRequests(
+                        data={"max_in_flight": self.max_in_flight}
+                    )))
+                continue
+            admitted.append(message)
+        task = asyncio.ensure_future(self._run(admitted, refused, batch))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _admit(self) -> bool:
+        if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
+            return False
+        self.in_flight += 1
+        return True
+
+    async def _run(self, messages: list[Request | Invalid], refused: list[bytes], batch: bool) -> None:
+        running = sum(isinstance(m, Request) for m in messages)
+        try:
+            reply = await self.dispatcher.answer(messages, self.context, batch=batch) if messages else None
+        finally:
+            self.in_flight -= running
+        if refused:
+            if not batch:
+                reply = refused[0]
+            else:
+                parts = [reply[1:-1]] if reply else []
+                reply = protocol.join_batch(parts + refused)
+        if reply is not None:
+            try:
+                await self.send(reply)
+            except PeerDisconnected:
+                pass  # logged by send(); the transport closes the endpoint
+
+    # Outgoing ---------------------------------------------------------------
+
+    async def send(self, data: bytes) -> None:
+        """Write one encoded frame; a frame for a peer already gone is dropped."""
+        if self.closed:
+            return
+        try:
+            await self._send_text(data.decode())
+        except Exception as exc:
+            if self.closed:
+                return
+            logger.warning("could not write to the peer: %r", exc)
+            raise PeerDisconnected(str(exc)) from exc
+
+    async def call(self, method: str, params: Params | None = None, *, timeout: float | None | EllipsisType = ...) -> Any:
+        """Call a method of the peer and return its result.
+
+        Raises :class:`RpcError` for an error reply, :class:`TimeoutError`
+        when no reply comes in time and :class:`PeerDisconnected` when the
+        connection closes first. Nothing stays pending either way.
+        """
+        if self.closed:
+            raise PeerDisconnected("the connection is closed")
+        id_ = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[id_] = future
+        try:
+            await self.send(protocol.request(method, params, id_))
+            async with asyncio.timeout(self.call_timeout if timeout is ... else timeout):
+                return await future
+        finally:
+            del self.pending[id_]
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved, so asyncio does not warn about it
+
+    async def notify(self, method: str, params: Params | None = None) -> None:
+        """Send a notification to the peer."""
+        if self.closed:
+            raise PeerDisconnected("the connection is closed")
+        await self.send(protocol.notification(method, params))
+
+    # Closing ----------------------------------------------------------------
+
+    async def close(self) -> None:
+        """The connection is gone: cancel running methods and fail pending calls at once."""
+        if self.closed:
+            return
+        self.closed = True
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(PeerDisconnected("the connection closed before the reply"))
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,13 @@
+"""WebSocket URL patterns to include in a project's ``URLRouter``."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from .consumers import RpcConsumer
+
+__all__ = ["websocket_urlpatterns"]
+
+websocket_urlpatterns = [
+    path("ws/rpc/", RpcConsumer.as_asgi()),
+]

@@ -127,13 +127,13 @@ async def who(connection: Connection) -> str | None:
 
 
 @rpc_method
-async def call_back(method: str, params: list[Any] | dict[str, Any] | None = None, connection: Connection = None) -> Any:  # type: ignore[assignment]
+async def call_back(connection: Connection, method: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
     """Call the caller back with ``method`` and return what it answered."""
     return await connection.request(method, params)
 
 
 @rpc_method
-async def notify_back(method: str, params: list[Any] | None = None, connection: Connection = None) -> bool:  # type: ignore[assignment]
+async def notify_back(connection: Connection, method: str, params: list[Any] | None = None) -> bool:
     await connection.notify(method, *(params or []))
     return True
 

@@ -43,7 +43,11 @@ class Connection:
         return await self._endpoint().call(name, params_of(args, kwargs))
 
     async def request(
-        self, name: str, params: Params | None = None, *, timeout: float | None | EllipsisType = ...
+        self,
+        name: str,
+        params: Params | None = None,
+        *,
+        timeout: float | None | EllipsisType = ...,  # noqa: ASYNC109 - the wait for the peer, default CALL_TIMEOUT
     ) -> Any:
         """Like :meth:`call`, with the params given whole and an optional timeout in seconds."""
         return await self._endpoint().call(name, params, timeout=timeout)
@@ -59,7 +63,7 @@ class HttpConnection(Connection):
     def __init__(self, request: Any, registry: Registry) -> None:
         super().__init__(getattr(request, "scope", None) or {}, registry)
         self.user = request.user
-        self.request = request
+        self.http_request = request
 
     def _endpoint(self) -> Endpoint:
         raise RpcError("Calls to the client are not available over HTTP")

@@ -27,7 +27,7 @@ class CloseCode:
     MESSAGE_TOO_BIG = 1009
 
 
-class RpcConsumer(AsyncWebsocketConsumer):
+class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has no type hints
     """JSON-RPC 2.0 over one WebSocket, both ways.
 
     Subclass and override :meth:`on_connect` (raise
@@ -38,9 +38,10 @@ class RpcConsumer(AsyncWebsocketConsumer):
     connection: Connection
     endpoint: Endpoint
 
-    @property  # type: ignore[override]
+    @property
     def channel_layer_alias(self) -> str:
-        return wsrpc_settings.CHANNEL_LAYER  # read per connection, so override_settings works
+        alias: str = wsrpc_settings.CHANNEL_LAYER
+        return alias  # read per connection, so override_settings works
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch runs aclose_old_connections() (a thread hop) before

@@ -77,15 +77,16 @@ class Endpoint:
                 pass  # logged by send(); the transport closes the endpoint
             return
         if isinstance(incoming, Batch):
-            requests = [m for m in incoming.messages if not self._settle(m)]
+            requests = [m for m in map(self._settle, incoming.messages) if m is not None]
             if requests:
                 self._start(requests, batch=True)
-        elif not self._settle(incoming):
-            assert not isinstance(incoming, Response)
-            self._start([incoming], batch=False)
+        else:
+            message = self._settle(incoming)
+            if message is not None:
+                self._start([message], batch=False)
 
-    def _settle(self, message: protocol.Message) -> bool:
-        """Consume a reply to one of this side's calls; False for anything to answer."""
+    def _settle(self, message: protocol.Message) -> Request | Invalid | None:
+        """Consume a reply to one of this side's calls; return anything that needs an answer."""
         if isinstance(message, Response):
             future = self.pending.get(message.id) if isinstance(message.id, int) else None
             if future is None or future.done():
@@ -94,15 +95,15 @@ class Endpoint:
                 future.set_exception(message.error)
             else:
                 future.set_result(message.result)
-            return True
+            return None
         if isinstance(message, Invalid) and message.response:
             # A malformed reply is never answered; fail the call it names.
             future = self.pending.get(message.id) if isinstance(message.id, int) else None
             if future is not None and not future.done():
                 future.set_exception(message.error)
             logger.debug("dropped a malformed reply: %r", message.error)
-            return True
-        return False
+            return None
+        return message
 
     def _start(self, messages: list[Request | Invalid], *, batch: bool) -> None:
         admitted: list[Request | Invalid] = []
@@ -157,7 +158,13 @@ class Endpoint:
             logger.warning("could not write to the peer: %r", exc)
             raise PeerDisconnected(str(exc)) from exc
 
-    async def call(self, method: str, params: Params | None = None, *, timeout: float | None | EllipsisType = ...) -> Any:
+    async def call(
+        self,
+        method: str,
+        params: Params | None = None,
+        *,
+        timeout: float | None | EllipsisType = ...,  # noqa: ASYNC109 - the wait for the peer, default call_timeout
+    ) -> Any:
         """Call a method of the peer and return its result.
 
         Raises :class:`RpcError` for an error reply, :class:`TimeoutError`

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "channels",
     "wsrpc_app",
+    "demo_project",
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+__all__ = ["WsRpcConfig"]
+
 
 class WsRpcConfig(AppConfig):
     name = "wsrpc_app"
@@ -11,3 +13,6 @@ class WsRpcConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  registers the system checks
+        from .signals import connect_signals
+
+        connect_signals()

@@ -24,5 +24,23 @@ async def discover(connection: Any) -> dict[str, Any]:
     return document(connection.registry)
 
 
+@rpc_method(name="rpc.subscribe")
+async def subscribe(topic: str, connection: Any) -> dict[str, Any]:
+    """Receive ``rpc.event`` notifications for a topic or pattern (``*`` one segment, ``#`` any number)."""
+    return await connection.subscribe(topic)  # type: ignore[no-any-return]
+
+
+@rpc_method(name="rpc.unsubscribe")
+async def unsubscribe(topic: str, connection: Any) -> dict[str, Any]:
+    """Stop receiving events for a topic or pattern this connection subscribed to."""
+    return await connection.unsubscribe(topic)  # type: ignore[no-any-return]
+
+
+@rpc_method(name="rpc.publish")
+async def publish(topic: str, connection: Any, data: Any = None) -> dict[str, Any]:
+    """Send ``data`` to the subscribers of a concrete topic, on every server process."""
+    return await connection.publish(topic, data)  # type: ignore[no-any-return]
+
+
 def builtin_registry() -> Registry:
     return Registry(methods_of(sys.modules[__name__]), allow_reserved=True)

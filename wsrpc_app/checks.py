@@ -11,6 +11,7 @@ E004           two entries declare the same method name
 E005           a method name starts with the reserved ``rpc.``
 E006           no channel layer is configured under ``CHANNEL_LAYER``
 E007           a limit or timeout is not a positive number or None
+E008           ``TOPIC_DEFAULT_POLICY`` is not "deny" or "allow"
 =============  =========================================================
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from .conf import DEFAULTS, LIMITS
+from .conf import DEFAULTS, LIMITS, TOPIC_POLICIES
 from .protocol import is_reserved
 from .registry import RegistryError, methods_of, resolve
 
@@ -45,6 +46,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     messages += _check_methods(user.get("METHODS", DEFAULTS["METHODS"]))
     messages += _check_channel_layer(user.get("CHANNEL_LAYER", DEFAULTS["CHANNEL_LAYER"]))
     messages += _check_limits(user)
+    policy = user.get("TOPIC_DEFAULT_POLICY", DEFAULTS["TOPIC_DEFAULT_POLICY"])
+    if policy not in TOPIC_POLICIES:
+        messages.append(
+            Error(
+                f"WSRPC['TOPIC_DEFAULT_POLICY'] must be \"deny\" or \"allow\", not {policy!r}.",
+                hint="It decides topics that no Topic row covers; \"deny\" is the safe default.",
+                id="wsrpc_app.E008",
+            )
+        )
     return messages
 
 

@@ -21,24 +21,37 @@ DEFAULTS: dict[str, Any] = {
     "METHODS": [],
     # The alias in CHANNEL_LAYERS used for pub/sub and messages to connections.
     "CHANNEL_LAYER": "default",
+    # "deny" or "allow": whether a topic no Topic row covers may be used.
+    "TOPIC_DEFAULT_POLICY": "deny",
     # Limits (None disables each).
     "MAX_MESSAGE_BYTES": 1024 * 1024,
     "MAX_BATCH_LENGTH": 100,
     "MAX_IN_FLIGHT": 64,
+    "MAX_SUBSCRIPTIONS": 100,
+    "PUBLISH_RATE": 50.0,
+    "MAX_OUTBOUND_QUEUE": 1000,
     "THREAD_POOL_SIZE": 32,
-    # Timeouts in seconds (None disables each).
+    # Timeouts and intervals in seconds (None disables each).
     "CALL_TIMEOUT": 30.0,
     "METHOD_TIME_LIMIT": 60.0,
+    # How often group memberships are renewed; None: a third of the layer's group_expiry.
+    "GROUP_REFRESH_INTERVAL": None,
 }
+
+TOPIC_POLICIES = ("deny", "allow")
 
 #: Keys holding a positive number or None, and whether they must be integers.
 LIMITS: dict[str, bool] = {
     "MAX_MESSAGE_BYTES": True,
     "MAX_BATCH_LENGTH": True,
     "MAX_IN_FLIGHT": True,
+    "MAX_SUBSCRIPTIONS": True,
+    "PUBLISH_RATE": False,
+    "MAX_OUTBOUND_QUEUE": True,
     "THREAD_POOL_SIZE": True,
     "CALL_TIMEOUT": False,
     "METHOD_TIME_LIMIT": False,
+    "GROUP_REFRESH_INTERVAL": False,
 }
 
 

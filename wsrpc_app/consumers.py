@@ -25,6 +25,9 @@ class CloseCode:
 
     NORMAL = 1000
     MESSAGE_TOO_BIG = 1009
+    #: 1009 in the private range, for servers that refuse 1009 from an
+    #: application: daphne (autobahn) accepts only 1000 and 3000-4999.
+    MESSAGE_TOO_BIG_PRIVATE = 4009
 
 
 class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has no type hints
@@ -91,9 +94,16 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         if self._too_big(text_data):
             logger.info("closing a connection that sent a frame over %s bytes", self.max_message_bytes)
             await self.endpoint.close()
-            await self.close(code=CloseCode.MESSAGE_TOO_BIG)
+            await self._close_too_big()
             return
         await self.endpoint.receive(text_data)
+
+    async def _close_too_big(self) -> None:
+        try:
+            await self.close(code=CloseCode.MESSAGE_TOO_BIG)
+        except Exception as exc:  # the server refused the code; the socket is still open
+            logger.debug("the server refused close code 1009 (%s); closing with 4009", exc)
+            await self.close(code=CloseCode.MESSAGE_TOO_BIG_PRIVATE)
 
     def _too_big(self, text: str) -> bool:
         limit = self.max_message_bytes

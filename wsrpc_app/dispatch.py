@@ -14,7 +14,6 @@ from typing import Any
 
 from . import protocol
 from .errors import InternalError, MethodNotFound, RpcError, TimedOut
-from .params import CONNECTION
 from .protocol import Invalid, Request
 from .registry import Registry
 from .types import RunSync
@@ -83,9 +82,7 @@ class Dispatcher:
         method = self.registry.get(request.method)
         if method is None:
             raise MethodNotFound(data={"method": request.method})
-        args, kwargs = method.binder.bind(request.params)
-        if method.binder.wants_connection:
-            kwargs[CONNECTION] = context
+        args, kwargs = method.binder.bind(request.params, connection=context)
         try:
             if method.is_async:
                 call = method.func(*args, **kwargs)

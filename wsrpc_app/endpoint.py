@@ -68,6 +68,11 @@ class Endpoint:
 
     async def receive(self, frame: str | bytes) -> None:
         """Handle one text frame from the peer. Returns without waiting for methods to run."""
+        if self.closed:
+            # close() has cancelled the running methods; a late frame must not
+            # start new ones that nothing would ever cancel or answer.
+            logger.debug("dropped a frame received after close")
+            return
         try:
             incoming = protocol.parse(frame, max_batch=self.max_batch)
         except RpcError as error:

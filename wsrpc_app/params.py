@@ -8,6 +8,7 @@ failing field, and its schemas feed the OpenRPC document.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable
@@ -33,15 +34,27 @@ def _adapter(annotation: Any) -> TypeAdapter[Any]:
         return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
 
 
+def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    # get_type_hints() reads functions, methods and classes only: for a
+    # partial, read the function it wraps; for a callable object, its __call__.
+    target: Any = func
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not (inspect.isroutine(target) or inspect.isclass(target)):
+        target = type(target).__call__
+    return typing.get_type_hints(target, include_extras=True)
+
+
 class Binder:
     """Turns params into ``(args, kwargs)`` for one function."""
 
     def __init__(self, func: Callable[..., Any]) -> None:
         signature = inspect.signature(func)
-        hints = typing.get_type_hints(func, include_extras=True)
+        hints = _type_hints(func)
         self.wants_connection = CONNECTION in signature.parameters
         self.parameters = [p for p in signature.parameters.values() if p.name != CONNECTION]
         self.signature = signature.replace(parameters=self.parameters)
+        self._full_signature = signature
         self.hints = {p.name: hints.get(p.name, p.annotation) for p in self.parameters}
         self.result_hint = hints.get("return", inspect.Signature.empty)
         self.adapters = {
@@ -49,8 +62,12 @@ class Binder:
         }
         self._kinds = {p.name: p.kind for p in self.parameters}
 
-    def bind(self, params: Params | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """Raises :class:`InvalidParams` naming what does not fit."""
+    def bind(self, params: Params | None, connection: Any = None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Raises :class:`InvalidParams` naming what does not fit.
+
+        When the function takes a ``connection`` parameter, ``connection`` is
+        bound to it wherever it sits in the signature.
+        """
         try:
             if params is None:
                 bound = self.signature.bind()
@@ -67,21 +84,35 @@ class Binder:
             for name, adapter in self.adapters.items():
                 if name in arguments:
                     arguments[name] = self._validate(name, adapter, arguments[name])
+        if self.wants_connection:
+            # Bind against the full signature: passing the connection by keyword
+            # clashes with positional params when it is not the last parameter.
+            arguments = {
+                name: connection if name == CONNECTION else bound.arguments[name]
+                for name in self._full_signature.parameters
+                if name == CONNECTION or name in bound.arguments
+            }
+            bound = inspect.BoundArguments(self._full_signature, arguments)
         return bound.args, bound.kwargs
 
     def _validate(self, name: str, adapter: TypeAdapter[Any], value: Any) -> Any:
         kind = self._kinds[name]
+        # Each item of *args and **kwargs is validated on its own, and located
+        # by its index or key, so the error says which one does not fit.
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            return tuple(self._check(name, [index], adapter, item) for index, item in enumerate(value))
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            return {key: self._check(name, [key], adapter, item) for key, item in value.items()}
+        return self._check(name, [], adapter, value)
+
+    def _check(self, name: str, loc: list[int | str], adapter: TypeAdapter[Any], value: Any) -> Any:
         try:
-            if kind is inspect.Parameter.VAR_POSITIONAL:
-                return tuple(adapter.validate_python(item) for item in value)
-            if kind is inspect.Parameter.VAR_KEYWORD:
-                return {key: adapter.validate_python(item) for key, item in value.items()}
             return adapter.validate_python(value)
         except ValidationError as exc:
             errors = [
                 {
                     "param": name,
-                    "loc": [name, *exc_error["loc"]],
+                    "loc": [name, *loc, *exc_error["loc"]],
                     "message": exc_error["msg"],
                     "type": exc_error["type"],
                 }

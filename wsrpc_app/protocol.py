@@ -103,9 +103,10 @@ def parse(frame: str | bytes, *, max_batch: int | None = None) -> Message | Batc
 
 
 def _valid_id(value: Any) -> bool:
-    # Section 4: "String, Number, or NULL". Fractional numbers SHOULD NOT be
-    # used, and a boolean is not a number even though Python says so.
-    return value is None or (isinstance(value, str | int) and not isinstance(value, bool))
+    # Section 4: the id "MUST contain a String, Number, or NULL value". Numbers
+    # "SHOULD NOT contain fractional parts", but one that does is still valid
+    # and echoed. A boolean is not a number even though Python says so.
+    return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
 
 
 def classify(item: Any) -> Message:
@@ -130,7 +131,7 @@ def _classify_request(item: dict[str, Any], id_: Id) -> Message:
     elif "params" in item and not isinstance(item["params"], list | dict):
         problem = "'params' must be an array or an object"
     elif "id" in item and not _valid_id(item["id"]):
-        problem = "'id' must be a string, an integer or null"
+        problem = "'id' must be a string, a number or null"
     if problem is not None:
         return Invalid(InvalidRequest(data=problem), id_)
     return Request(item["method"], item.get("params"), id_, "id" not in item)
@@ -141,7 +142,7 @@ def _classify_response(item: dict[str, Any], id_: Id) -> Message:
     if item.get("jsonrpc") != VERSION:
         problem = "'jsonrpc' must be exactly \"2.0\""
     elif "id" not in item or not _valid_id(item["id"]):
-        problem = "a response needs a string, integer or null 'id'"
+        problem = "a response needs a string, number or null 'id'"
     elif ("result" in item) == ("error" in item):
         problem = "a response has exactly one of 'result' and 'error'"
     elif "error" in item and not _valid_error(item["error"]):

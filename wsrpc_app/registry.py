@@ -91,7 +91,9 @@ def resolve(path: str) -> Any:
     try:
         return importlib.import_module(path)
     except ModuleNotFoundError as exc:
-        if exc.name is None or not path.startswith(exc.name):
+        # Only when the module missing is the path itself or one of its parents
+        # may the path name an attribute; else an import inside it failed.
+        if exc.name is None or not (path == exc.name or path.startswith(exc.name + ".")):
             raise RegistryError(f"{path!r} could not be imported: {exc}") from exc
     except Exception as exc:
         raise RegistryError(f"{path!r} could not be imported: {exc}") from exc

@@ -21,20 +21,30 @@ __all__ = ["run_sync"]
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
-_wrappers: dict[Callable[..., Any], DatabaseSyncToAsync] = {}
+_pool_size: int | None = None
+_wrappers: dict[Callable[..., Any], tuple[ThreadPoolExecutor, DatabaseSyncToAsync]] = {}
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool
+    """The pool, replaced when ``THREAD_POOL_SIZE`` changes (``override_settings``)."""
+    global _pool, _pool_size
+    size = wsrpc_settings.THREAD_POOL_SIZE
     with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(wsrpc_settings.THREAD_POOL_SIZE or None, thread_name_prefix="wsrpc")
+        if _pool is None or size != _pool_size:
+            if _pool is not None:
+                _pool.shutdown(wait=False)  # its running calls finish; its idle threads exit
+            _pool = ThreadPoolExecutor(size or None, thread_name_prefix="wsrpc")
+            _pool_size = size
         return _pool
 
 
 async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``func`` in the pool, closing stale DB connections before and after."""
-    wrapper = _wrappers.get(func)
-    if wrapper is None:
-        wrapper = _wrappers[func] = DatabaseSyncToAsync(func, thread_sensitive=False, executor=_executor())
-    return await wrapper(*args, **kwargs)
+    executor = _executor()
+    executor_and_wrapper = _wrappers.get(func)
+    if executor_and_wrapper is None or executor_and_wrapper[0] is not executor:
+        executor_and_wrapper = _wrappers[func] = (
+            executor,
+            DatabaseSyncToAsync(func, thread_sensitive=False, executor=executor),
+        )
+    return await executor_and_wrapper[1](*args, **kwargs)

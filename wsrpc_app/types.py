@@ -9,8 +9,8 @@ __all__ = ["JSON", "Id", "Params", "SendText", "RunSync"]
 
 #: Any value that JSON can carry once decoded.
 JSON: TypeAlias = Any
-#: A JSON-RPC request id: a string, an integer or null.
-Id: TypeAlias = str | int | None
+#: A JSON-RPC request id: a string, a number or null.
+Id: TypeAlias = str | int | float | None
 #: JSON-RPC params: positional (array) or named (object).
 Params: TypeAlias = list[Any] | dict[str, Any]
 #: Writes one text frame to the peer.

@@ -1,0 +1,1 @@
+"""Modules with bad method definitions, listed in ``WSRPC['METHODS']`` by tests/test_checks.py."""

@@ -1,0 +1,282 @@
+"""System checks of the WSRPC setting: each id, asserted as the exact list ``run_checks()`` returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from wsrpc_app.conf import LIMITS
+
+
+def wsrpc_messages() -> list[Any]:
+    return [m for m in run_checks() if m.id and m.id.startswith("wsrpc_app.")]
+
+
+def wsrpc_ids() -> list[str]:
+    return [m.id for m in wsrpc_messages()]
+
+
+def wsrpc(**overrides: Any) -> dict[str, Any]:
+    """The test settings' WSRPC with some keys replaced."""
+    return {**settings.WSRPC, **overrides}
+
+
+def test_test_settings_pass() -> None:
+    assert wsrpc_ids() == []
+
+
+@override_settings()
+def test_no_wsrpc_setting_at_all_passes() -> None:
+    del settings.WSRPC
+    assert wsrpc_ids() == []
+
+
+def test_empty_wsrpc_passes() -> None:
+    with override_settings(WSRPC={}):
+        assert wsrpc_ids() == []
+
+
+def test_every_message_has_a_hint() -> None:
+    with override_settings(WSRPC={"METHOD": [], "METHODS": ["nope.nope"], "MAX_IN_FLIGHT": 0, "CHANNEL_LAYER": "x"}):
+        messages = wsrpc_messages()
+    assert len(messages) == 4
+    assert all(m.hint for m in messages)
+
+
+# E001 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [["tests.methods"], None, "tests.methods", 1], ids=repr)
+def test_e001_wsrpc_not_a_dict(value: Any) -> None:
+    with override_settings(WSRPC=value):
+        assert wsrpc_ids() == ["wsrpc_app.E001"]
+
+
+# W001 -------------------------------------------------------------------------
+
+
+def test_w001_unknown_key() -> None:
+    with override_settings(WSRPC=wsrpc(METHOD=["tests.methods.subtract"])):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.W001"]
+    assert "'METHOD'" in messages[0].msg
+    assert "METHODS" in messages[0].hint
+
+
+def test_w001_keys_are_case_sensitive() -> None:
+    with override_settings(WSRPC=wsrpc(max_in_flight=3)):
+        assert wsrpc_ids() == ["wsrpc_app.W001"]
+
+
+def test_w001_once_per_unknown_key() -> None:
+    with override_settings(WSRPC=wsrpc(TIMEOUT=1, LIMIT=2)):
+        assert wsrpc_ids() == ["wsrpc_app.W001", "wsrpc_app.W001"]
+
+
+# E002 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "methods",
+    ["tests.methods", {"tests.methods": True}, ["tests.methods", 42], [None], 3],
+    ids=repr,
+)
+def test_e002_methods_not_a_list_of_paths(methods: Any) -> None:
+    with override_settings(WSRPC=wsrpc(METHODS=methods)):
+        assert wsrpc_ids() == ["wsrpc_app.E002"]
+
+
+def test_methods_as_a_tuple_pass() -> None:
+    with override_settings(WSRPC=wsrpc(METHODS=("tests.methods", "demo_project.methods"))):
+        assert wsrpc_ids() == []
+
+
+# E003 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "tests.checks_fixtures.no_such_module",
+        "wsrpc_no_such_package.add",
+        "tests.methods.no_such_function",
+        "tests.checks_fixtures.broken_import",
+        "tests.checks_fixtures.broken_import.anything",
+        "tests.checks_fixtures.raises_on_import",
+        "tests.checks_fixtures.bad_entries.CONSTANT",
+        "tests.checks_fixtures.bad_entries.NotMethods",
+        "tests.checks_fixtures.bad_entries.NeedsArguments",
+        "tests.checks_fixtures.bad_entries.unresolvable_hint",
+        "",
+    ],
+)
+def test_e003_entry_cannot_be_registered(entry: str) -> None:
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.methods", entry])):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E003"]
+    assert repr(entry) in messages[0].msg
+
+
+def test_e003_once_per_bad_entry() -> None:
+    methods = ["tests.methods.no_such_function", "tests.methods.subtract", "tests.checks_fixtures.no_such_module"]
+    with override_settings(WSRPC=wsrpc(METHODS=methods)):
+        assert wsrpc_ids() == ["wsrpc_app.E003", "wsrpc_app.E003"]
+
+
+def test_e003_names_the_missing_attribute() -> None:
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.methods.no_such_function"])):
+        [message] = wsrpc_messages()
+    assert "no_such_function" in message.msg
+
+
+# E004 -------------------------------------------------------------------------
+
+
+def test_e004_two_entries_expose_the_same_name() -> None:
+    # tests.checks_fixtures.duplicate declares add(), as demo_project.methods does.
+    with override_settings(WSRPC=wsrpc(METHODS=["demo_project.methods", "tests.checks_fixtures.duplicate"])):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E004"]
+    assert "'add'" in messages[0].msg
+    assert "demo_project.methods.add" in messages[0].msg
+    assert "tests.checks_fixtures.duplicate.add" in messages[0].msg
+
+
+def test_e004_same_entry_listed_twice() -> None:
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.methods.subtract", "tests.methods.subtract"])):
+        assert wsrpc_ids() == ["wsrpc_app.E004"]
+
+
+def test_e004_namespaced_classes_clash() -> None:
+    methods = ["demo_project.methods.Calculator", "tests.checks_fixtures.duplicate.OtherCalculator"]
+    with override_settings(WSRPC=wsrpc(METHODS=methods)):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E004"]
+    assert "'calc.multiply'" in messages[0].msg
+
+
+def test_different_namespaces_do_not_clash() -> None:
+    # Calculator.multiply is calc.multiply; the module's add is not namespaced.
+    with override_settings(WSRPC=wsrpc(METHODS=["demo_project.methods.Calculator", "tests.checks_fixtures.duplicate"])):
+        assert wsrpc_ids() == []
+
+
+# E005 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["tests.checks_fixtures.reserved", "tests.checks_fixtures.reserved.x", "tests.checks_fixtures.reserved.Extensions"],
+)
+def test_e005_reserved_name(entry: str) -> None:
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.methods", entry])):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E005"]
+    assert "'rpc." in messages[0].msg
+
+
+# E006 -------------------------------------------------------------------------
+
+
+@override_settings()
+def test_e006_no_channel_layers_setting() -> None:
+    del settings.CHANNEL_LAYERS
+    assert wsrpc_ids() == ["wsrpc_app.E006"]
+
+
+def test_e006_empty_channel_layers() -> None:
+    with override_settings(CHANNEL_LAYERS={}):
+        assert wsrpc_ids() == ["wsrpc_app.E006"]
+
+
+@pytest.mark.parametrize("alias", ["nope", None, 0])
+def test_e006_alias_not_configured(alias: Any) -> None:
+    with override_settings(WSRPC=wsrpc(CHANNEL_LAYER=alias)):
+        assert wsrpc_ids() == ["wsrpc_app.E006"]
+
+
+def test_other_configured_alias_passes() -> None:
+    layers = {**settings.CHANNEL_LAYERS, "rpc": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    with override_settings(CHANNEL_LAYERS=layers, WSRPC=wsrpc(CHANNEL_LAYER="rpc")):
+        assert wsrpc_ids() == []
+
+
+# E007 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0, -1, "10", True, False, -0.5, float("nan"), [10]], ids=repr)
+@pytest.mark.parametrize("key", sorted(LIMITS))
+def test_e007_bad_limit(key: str, value: Any) -> None:
+    with override_settings(WSRPC=wsrpc(**{key: value})):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E007"]
+    assert repr(key) in messages[0].msg
+
+
+@pytest.mark.parametrize("key", sorted(LIMITS))
+def test_none_disables_a_limit(key: str) -> None:
+    with override_settings(WSRPC=wsrpc(**{key: None})):
+        assert wsrpc_ids() == []
+
+
+@pytest.mark.parametrize("key", ["MAX_MESSAGE_BYTES", "MAX_BATCH_LENGTH", "MAX_IN_FLIGHT", "THREAD_POOL_SIZE"])
+def test_e007_counts_must_be_integers(key: str) -> None:
+    with override_settings(WSRPC=wsrpc(**{key: 10.0})):
+        assert wsrpc_ids() == ["wsrpc_app.E007"]
+
+
+@pytest.mark.parametrize("key", ["CALL_TIMEOUT", "METHOD_TIME_LIMIT"])
+def test_timeouts_may_be_fractional(key: str) -> None:
+    with override_settings(WSRPC=wsrpc(**{key: 0.25})):
+        assert wsrpc_ids() == []
+
+
+def test_e007_once_per_bad_limit() -> None:
+    with override_settings(WSRPC=wsrpc(MAX_IN_FLIGHT=0, CALL_TIMEOUT="30")):
+        assert wsrpc_ids() == ["wsrpc_app.E007", "wsrpc_app.E007"]
+
+
+# E008 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["maybe", "Deny", None, True])
+def test_e008_bad_topic_default_policy(policy: Any) -> None:
+    with override_settings(WSRPC=wsrpc(TOPIC_DEFAULT_POLICY=policy)):
+        assert wsrpc_ids() == ["wsrpc_app.E008"]
+
+
+@pytest.mark.parametrize("policy", ["deny", "allow"])
+def test_topic_default_policies(policy: str) -> None:
+    with override_settings(WSRPC=wsrpc(TOPIC_DEFAULT_POLICY=policy)):
+        assert wsrpc_ids() == []
+
+
+# Together ---------------------------------------------------------------------
+
+
+def test_several_problems_are_all_reported() -> None:
+    bad = {
+        "METHODS": ["tests.methods.subtract", "tests.methods.no_such_function"],
+        "METHOD": [],
+        "CHANNEL_LAYER": "nope",
+        "MAX_IN_FLIGHT": 0,
+    }
+    with override_settings(WSRPC=bad):
+        assert wsrpc_ids() == ["wsrpc_app.W001", "wsrpc_app.E003", "wsrpc_app.E006", "wsrpc_app.E007"]
+
+
+def test_manage_py_check_fails_on_an_error() -> None:
+    with override_settings(WSRPC=wsrpc(MAX_IN_FLIGHT=0)), pytest.raises(SystemCheckError, match=r"wsrpc_app\.E007"):
+        call_command("check")
+
+
+def test_manage_py_check_passes_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    with override_settings(WSRPC=wsrpc(METHOD=[])):
+        call_command("check")
+    assert "wsrpc_app.W001" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from .models import Topic, TopicPermission
+
+__all__ = ["TopicAdmin", "TopicPermissionAdmin", "TopicPermissionInline"]
+
+if TYPE_CHECKING:  # the admin classes are generic only in django-stubs
+    _TabularInline = admin.TabularInline[TopicPermission, Topic]
+    _TopicModelAdmin = admin.ModelAdmin[Topic]
+    _PermissionModelAdmin = admin.ModelAdmin[TopicPermission]
+else:
+    _TabularInline = admin.TabularInline
+    _TopicModelAdmin = _PermissionModelAdmin = admin.ModelAdmin
+
+
+class TopicPermissionInline(_TabularInline):
+    model = TopicPermission
+    extra = 1
+    autocomplete_fields = ["user", "group"]
+
+
+@admin.register(Topic)
+class TopicAdmin(_TopicModelAdmin):
+    list_display = [
+        "name",
+        "description",
+        "anonymous_subscribe",
+        "anonymous_publish",
+        "authenticated_subscribe",
+        "authenticated_publish",
+    ]
+    list_filter = ["anonymous_subscribe", "anonymous_publish", "authenticated_subscribe", "authenticated_publish"]
+    search_fields = ["name", "description", "permissions__user__username", "permissions__group__name"]
+    inlines = [TopicPermissionInline]
+    fieldsets = [
+        (None, {"fields": ["name", "description"]}),
+        (
+            _("Everyone"),
+            {
+                "fields": [
+                    ("anonymous_subscribe", "anonymous_publish"),
+                    ("authenticated_subscribe", "authenticated_publish"),
+                ],
+                "description": _("Grants to users and groups are below."),
+            },
+        ),
+    ]
+
+
+@admin.register(TopicPermission)
+class TopicPermissionAdmin(_PermissionModelAdmin):
+    list_display = ["topic", "user", "group", "can_subscribe", "can_publish"]
+    list_filter = ["can_subscribe", "can_publish", "topic"]
+    search_fields = ["topic__name", "user__username", "group__name"]
+    autocomplete_fields = ["topic", "user", "group"]

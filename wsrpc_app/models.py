@@ -1,0 +1,107 @@
+"""Who may subscribe or publish to which topics, managed in the Django admin."""
+
+from __future__ import annotations
+
+import django
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .errors import NoSuchTopic
+from .topics import MAX_LENGTH, validate_pattern
+
+__all__ = ["Topic", "TopicPermission"]
+
+
+def validate_topic_name(value: str) -> None:
+    try:
+        validate_pattern(value)
+    except NoSuchTopic as exc:
+        raise ValidationError(
+            _("Not a valid topic or pattern: %(reason)s."), code="invalid_topic", params=exc.data
+        ) from None
+
+
+# CheckConstraint's ``check`` became ``condition`` in Django 5.1.
+_CONDITION = {
+    "condition" if django.VERSION >= (5, 1) else "check": (
+        Q(user__isnull=False, group__isnull=True) | Q(user__isnull=True, group__isnull=False)
+    )
+}
+
+
+class Topic(models.Model):
+    """A topic or AMQP-style pattern and what everyone may do on it.
+
+    A grant on a pattern covers every topic it matches.
+    """
+
+    name = models.CharField(
+        _("name"),
+        max_length=MAX_LENGTH,
+        unique=True,
+        validators=[validate_topic_name],
+        help_text=_(
+            "A topic (chat.lobby) or a pattern: * stands for one segment, # for any number (sensors.*.temp, chat.#)."
+        ),
+    )
+    description = models.TextField(_("description"), blank=True)
+    anonymous_subscribe = models.BooleanField(
+        _("anyone may subscribe"), default=False, help_text=_("Logged in or not.")
+    )
+    anonymous_publish = models.BooleanField(_("anyone may publish"), default=False, help_text=_("Logged in or not."))
+    authenticated_subscribe = models.BooleanField(_("any logged-in user may subscribe"), default=False)
+    authenticated_publish = models.BooleanField(_("any logged-in user may publish"), default=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TopicPermission(models.Model):
+    """A grant on a topic to one user or one group."""
+
+    topic = models.ForeignKey(Topic, models.CASCADE, related_name="permissions", verbose_name=_("topic"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="wsrpc_topic_permissions",
+        verbose_name=_("user"),
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="wsrpc_topic_permissions",
+        verbose_name=_("group"),
+    )
+    can_subscribe = models.BooleanField(_("may subscribe"), default=False)
+    can_publish = models.BooleanField(_("may publish"), default=False)
+
+    class Meta:
+        verbose_name = _("topic permission")
+        verbose_name_plural = _("topic permissions")
+        constraints = [
+            models.CheckConstraint(
+                **_CONDITION,  # type: ignore[arg-type]
+                name="wsrpc_topicpermission_user_xor_group",
+                violation_error_message=_("Choose exactly one of a user or a group."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.user if self.user_id else self.group
+        return f"{who} on {self.topic}"
+
+    def clean(self) -> None:
+        if (self.user_id is None) == (self.group_id is None):
+            raise ValidationError(_("Choose exactly one of a user or a group."), code="user_xor_group")

@@ -15,7 +15,29 @@ DATABASES = {
     }
 }
 ROOT_URLCONF = "tests.urls"
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# WSRPC_TEST_LAYER picks the layer a test server runs on: "memory" (the
+# default), "redis" (RedisChannelLayer) or "redis_pubsub" (RedisPubSubChannelLayer),
+# on REDIS_URL, under the key prefix WSRPC_TEST_LAYER_PREFIX so runs stay apart.
+_LAYER = os.environ.get("WSRPC_TEST_LAYER", "memory")
+_REDIS = {
+    "hosts": [os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")],
+    "prefix": os.environ.get("WSRPC_TEST_LAYER_PREFIX", "wsrpc-test"),
+}
+if _LAYER == "redis":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                **_REDIS,
+                "capacity": 100_000,
+                "group_expiry": int(os.environ.get("WSRPC_TEST_GROUP_EXPIRY", "86400")),
+            },
+        }
+    }
+elif _LAYER == "redis_pubsub":
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": _REDIS}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 100_000}}}
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -31,6 +53,9 @@ WSRPC = {
     "MAX_MESSAGE_BYTES": 64 * 1024,
     "MAX_BATCH_LENGTH": 50,
     "METHOD_TIME_LIMIT": 5.0,
+    "MAX_SUBSCRIPTIONS": 20,
+    "PUBLISH_RATE": float(os.environ.get("WSRPC_TEST_PUBLISH_RATE", "2000")),
+    "MAX_OUTBOUND_QUEUE": int(os.environ.get("WSRPC_TEST_OUTBOUND_QUEUE", "1000")),
 }
 
 LOGGING = {

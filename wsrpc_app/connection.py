@@ -5,26 +5,41 @@ from __future__ import annotations
 from types import EllipsisType
 from typing import Any
 
+from . import protocol
 from .endpoint import Endpoint, params_of
-from .errors import RpcError
+from .errors import InvalidRequest, PermissionDenied, RpcError, TooManyRequests
+from .ratelimit import TokenBucket
 from .registry import Registry
+from .topics import validate_pattern, validate_topic
 from .types import Params
 
 __all__ = ["Connection", "HttpConnection"]
 
 
 class Connection:
-    """One WebSocket connection: who is on it and how to call back into it.
+    """One WebSocket connection: who is on it, what it listens to, and how to call back into it.
 
     ``user`` and ``scope`` come from the ASGI scope; ``registry`` holds the
-    methods this connection may call.
+    methods this connection may call; ``subscriptions`` the topics and
+    patterns it receives events for.
     """
 
-    def __init__(self, scope: dict[str, Any], registry: Registry) -> None:
+    def __init__(
+        self,
+        scope: dict[str, Any],
+        registry: Registry,
+        *,
+        max_subscriptions: int | None = None,
+        publish_rate: float | None = None,
+    ) -> None:
         self.scope = scope
         self.user = scope.get("user")
         self.registry = registry
         self.endpoint: Endpoint | None = None
+        self.subscriptions: set[str] = set()
+        self.max_subscriptions = max_subscriptions
+        self.publish_bucket = TokenBucket(publish_rate)
+        self.closed = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} user={self.user!r}>"
@@ -57,6 +72,99 @@ class Connection:
         await self._endpoint().notify(name, params_of(args, kwargs))
 
 
+    # Topics -----------------------------------------------------------------
+
+    async def subscribe(self, name: str) -> dict[str, Any]:
+        """Receive events for a topic or pattern. Subscribing twice is harmless."""
+        from .access import aallowed
+        from .hub import get_hub
+
+        validate_pattern(name)
+        if name in self.subscriptions:
+            return {"topic": name, "subscribed": True}
+        self._check_room()
+        if not await aallowed(self.user, "subscribe", name):
+            raise PermissionDenied(data={"topic": name, "action": "subscribe"})
+        if name not in self.subscriptions:
+            self._check_room()
+            self.subscriptions.add(name)
+            await (await get_hub()).subscribe(self, name)
+        return {"topic": name, "subscribed": True}
+
+    def _check_room(self) -> None:
+        if self.max_subscriptions is not None and len(self.subscriptions) >= self.max_subscriptions:
+            raise TooManyRequests(
+                "Too many subscriptions", data={"max_subscriptions": self.max_subscriptions}
+            )
+
+    async def unsubscribe(self, name: str) -> dict[str, Any]:
+        """Stop receiving events for a topic or pattern; ``subscribed`` was false if it never was."""
+        from .hub import current_hub
+
+        validate_pattern(name)
+        if name not in self.subscriptions:
+            return {"topic": name, "subscribed": False}
+        self.subscriptions.discard(name)
+        hub = current_hub()
+        if hub is not None:
+            await hub.unsubscribe(self, name)
+        return {"topic": name, "subscribed": False}
+
+    async def publish(self, topic: str, data: Any = None) -> dict[str, Any]:
+        """Publish to a concrete topic, as this connection's user, within its publish rate."""
+        from .access import aallowed
+        from .publishing import apublish
+
+        validate_topic(topic)
+        if not self.publish_bucket.take():
+            raise TooManyRequests("Publishing too fast", data={"publish_rate": self.publish_bucket.rate})
+        if not await aallowed(self.user, "publish", topic):
+            raise PermissionDenied(data={"topic": topic, "action": "publish"})
+        await apublish(topic, data)
+        return {"topic": topic}
+
+    def deliver(self, frame: str) -> None:
+        """Queue an event frame from the fan-out (never waits)."""
+        if self.endpoint is not None:
+            self.endpoint.deliver(frame)
+
+    async def revoke(self, name: str, reason: str) -> None:
+        """The subscription to ``name`` ended on the server's side: tell the client."""
+        self.subscriptions.discard(name)
+        self.deliver(protocol.notification("rpc.unsubscribed", {"topic": name, "reason": reason}).decode())
+
+    # Lifecycle --------------------------------------------------------------
+
+    def user_key(self) -> str | None:
+        user = self.user
+        return str(user.pk) if user is not None and getattr(user, "is_authenticated", False) else None
+
+    async def open(self) -> None:
+        """Join this process's group for the user, so notify_user() reaches the connection."""
+        from .hub import get_hub
+
+        key = self.user_key()
+        if key is not None:
+            await (await get_hub()).join_user(self, key)
+
+    async def close(self) -> None:
+        """Leave every group; called once the connection is gone."""
+        from .hub import current_hub
+
+        if self.closed:
+            return
+        self.closed = True
+        hub = current_hub()
+        if hub is None:
+            return
+        for name in list(self.subscriptions):
+            await hub.unsubscribe(self, name)
+        self.subscriptions.clear()
+        key = self.user_key()
+        if key is not None:
+            await hub.leave_user(self, key)
+
+
 class HttpConnection(Connection):
     """The caller of an HTTP JSON-RPC request: it cannot be called back."""
 
@@ -67,3 +175,9 @@ class HttpConnection(Connection):
 
     def _endpoint(self) -> Endpoint:
         raise RpcError("Calls to the client are not available over HTTP")
+
+    async def subscribe(self, name: str) -> dict[str, Any]:
+        raise InvalidRequest("Subscriptions need a WebSocket connection", data={"topic": name})
+
+    async def unsubscribe(self, name: str) -> dict[str, Any]:
+        raise InvalidRequest("Subscriptions need a WebSocket connection", data={"topic": name})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.utils import await_many_dispatch
 
 from . import protocol
 from .conf import get_registry, wsrpc_settings
@@ -25,6 +27,8 @@ class CloseCode:
 
     NORMAL = 1000
     MESSAGE_TOO_BIG = 1009
+    #: The client did not read fast enough: its outbound queue filled up.
+    SLOW_CONSUMER = 4008
     #: 1009 in the private range, for servers that refuse 1009 from an
     #: application: daphne (autobahn) accepts only 1000 and 3000-4999.
     MESSAGE_TOO_BIG_PRIVATE = 4009
@@ -41,10 +45,17 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     connection: Connection
     endpoint: Endpoint
 
-    @property
-    def channel_layer_alias(self) -> str:
-        alias: str = wsrpc_settings.CHANNEL_LAYER
-        return alias  # read per connection, so override_settings works
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # Channels would give every connection a channel of its own on the
+        # layer (with RedisPubSubChannelLayer, a Redis subscription each).
+        # Layer traffic goes through the process's hub instead (hub.py).
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            await await_many_dispatch([receive], self.dispatch)
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch runs aclose_old_connections() (a thread hop) before
@@ -68,7 +79,12 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     # Lifecycle --------------------------------------------------------------
 
     async def connect(self) -> None:
-        self.connection = Connection(self.scope, get_registry())
+        self.connection = Connection(
+            self.scope,
+            get_registry(),
+            max_subscriptions=wsrpc_settings.MAX_SUBSCRIPTIONS,
+            publish_rate=wsrpc_settings.PUBLISH_RATE,
+        )
         self.endpoint = Endpoint(
             self._send_text,
             server_dispatcher(self.connection.registry),
@@ -76,11 +92,23 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
             max_in_flight=wsrpc_settings.MAX_IN_FLIGHT,
             max_batch=wsrpc_settings.MAX_BATCH_LENGTH,
             call_timeout=wsrpc_settings.CALL_TIMEOUT,
+            max_outbound=wsrpc_settings.MAX_OUTBOUND_QUEUE,
+            on_overflow=self._overflowed,
         )
         self.connection.endpoint = self.endpoint
         self.max_message_bytes: int | None = wsrpc_settings.MAX_MESSAGE_BYTES
         await self.on_connect()
         await self.accept()
+        await self.connection.open()
+
+    def _overflowed(self) -> None:
+        logger.warning("closing a connection that does not read: %d frames waiting", self.endpoint.outbox.limit or 0)
+        self._closing = asyncio.ensure_future(self._close_slow())
+
+    async def _close_slow(self) -> None:
+        await self.endpoint.close()
+        await self.connection.close()
+        await self.close(code=CloseCode.SLOW_CONSUMER)
 
     async def _send_text(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})
@@ -115,6 +143,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         endpoint = getattr(self, "endpoint", None)
         if endpoint is not None:
             await endpoint.close()
+            await self.connection.close()
         try:
             await self.on_disconnect(message.get("code", CloseCode.NORMAL))
         finally:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from types import EllipsisType
 from typing import Any
 
 from . import protocol
 from .dispatch import Dispatcher
 from .errors import PeerDisconnected, RpcError, TooManyRequests
+from .outbox import Outbox
 from .protocol import Batch, Invalid, Request, Response
 from .types import Params, SendText
 
@@ -40,6 +42,8 @@ class Endpoint:
     ``max_in_flight`` bounds the requests running at once; a request beyond it
     is answered -32029 at once. ``call_timeout`` is the default time, in
     seconds, to wait for the peer's reply (``None``: wait forever).
+    ``max_outbound`` bounds the frames waiting to be written; past it
+    ``on_overflow`` is called and nothing more is written.
     """
 
     def __init__(
@@ -51,8 +55,10 @@ class Endpoint:
         max_in_flight: int | None = None,
         max_batch: int | None = None,
         call_timeout: float | None = 30.0,
+        max_outbound: int | None = None,
+        on_overflow: Callable[[], None] | None = None,
     ) -> None:
-        self._send_text = send
+        self.outbox = Outbox(send, limit=max_outbound, on_overflow=on_overflow or self._overflowed)
         self.dispatcher = dispatcher
         self.context = context
         self.max_in_flight = max_in_flight
@@ -152,16 +158,26 @@ class Endpoint:
     # Outgoing ---------------------------------------------------------------
 
     async def send(self, data: bytes) -> None:
-        """Write one encoded frame; a frame for a peer already gone is dropped."""
+        """Write one encoded frame after those queued before it; a frame for a peer already gone is dropped."""
         if self.closed:
             return
         try:
-            await self._send_text(data.decode())
+            await self.outbox.send(data.decode())
+        except PeerDisconnected:
+            if not self.closed:
+                raise
         except Exception as exc:
             if self.closed:
                 return
             logger.warning("could not write to the peer: %r", exc)
             raise PeerDisconnected(str(exc)) from exc
+
+    def deliver(self, frame: str) -> bool:
+        """Queue a frame without waiting (fan-out); False when it was dropped."""
+        return not self.closed and self.outbox.push(frame)
+
+    def _overflowed(self) -> None:
+        logger.warning("dropped frames for a peer whose outbound queue is full")
 
     async def call(
         self,
@@ -203,6 +219,7 @@ class Endpoint:
         if self.closed:
             return
         self.closed = True
+        self.outbox.close()
         for future in self.pending.values():
             if not future.done():
                 future.set_exception(PeerDisconnected("the connection closed before the reply"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import RpcView
+from .views import PublishView, RpcView, TopicsView
 
 __all__ = ["urlpatterns"]
 
@@ -12,4 +12,6 @@ app_name = "wsrpc"
 
 urlpatterns = [
     path("rpc/", RpcView.as_view(), name="rpc"),
+    path("publish/", PublishView.as_view(), name="publish"),
+    path("topics/", TopicsView.as_view(), name="topics"),
 ]

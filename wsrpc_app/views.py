@@ -6,18 +6,24 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.http import HttpResponse
+from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
+from rest_framework.response import Response as DrfResponse
 from rest_framework.views import APIView
 
 from . import protocol
+from .access import allowed
 from .conf import get_registry, wsrpc_settings
 from .connection import HttpConnection
 from .errors import InvalidRequest, RpcError
+from .models import Topic
 from .protocol import Batch, Invalid, Response
+from .publishing import publish
 from .server import server_dispatcher
+from .topics import MAX_LENGTH, is_pattern, validate_topic
 
-__all__ = ["RpcView"]
+__all__ = ["RpcView", "PublishView", "TopicsView"]
 
 CONTENT_TYPE = "application/json"
 
@@ -55,3 +61,56 @@ class RpcView(APIView):
             for m in messages
         ]
         return await server_dispatcher(connection.registry).answer(requests, connection, batch=batch)
+
+
+class PublishSerializer(serializers.Serializer[Any]):
+    topic = serializers.CharField(max_length=MAX_LENGTH, trim_whitespace=False)
+    data = serializers.JSONField(required=False, allow_null=True, default=None)  # type: ignore[assignment]  # a field
+
+    def validate_topic(self, value: str) -> str:
+        try:
+            return validate_topic(value)
+        except RpcError as exc:
+            raise serializers.ValidationError(exc.data["reason"]) from None
+
+
+class PublishView(APIView):
+    """``POST {"topic": T, "data": ANY}``: publish as the authenticated caller, on every process.
+
+    403 when the caller may not publish to the topic, 400 for an invalid
+    topic name. Throttle it with DRF's ``throttle_classes`` if need be.
+    """
+
+    permission_classes = [AllowAny]  # Topic rows decide
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+        serializer = PublishSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        topic: str = serializer.validated_data["topic"]
+        if not allowed(request.user, "publish", topic):
+            raise exceptions.PermissionDenied(f"You may not publish to {topic!r}.")
+        publish(topic, serializer.validated_data["data"])
+        return DrfResponse({"topic": topic})
+
+
+class TopicsView(APIView):
+    """``GET``: the topics and patterns the caller may subscribe or publish to."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+        topics = []
+        for topic in Topic.objects.all():
+            can_subscribe = allowed(request.user, "subscribe", topic.name)
+            can_publish = not is_pattern(topic.name) and allowed(request.user, "publish", topic.name)
+            if can_subscribe or can_publish:
+                topics.append(
+                    {
+                        "name": topic.name,
+                        "description": topic.description,
+                        "pattern": is_pattern(topic.name),
+                        "subscribe": can_subscribe,
+                        "publish": can_publish,
+                    }
+                )
+        return DrfResponse(topics)

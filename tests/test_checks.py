@@ -202,8 +202,40 @@ def test_e006_alias_not_configured(alias: Any) -> None:
 
 
 def test_other_configured_alias_passes() -> None:
-    layers = {**settings.CHANNEL_LAYERS, "rpc": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    rpc_layer = {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}
+    layers = {**settings.CHANNEL_LAYERS, "rpc": rpc_layer}
     with override_settings(CHANNEL_LAYERS=layers, WSRPC=wsrpc(CHANNEL_LAYER="rpc")):
+        assert wsrpc_ids() == []
+
+
+# W002 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://x"]}},
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"capacity": 999}},
+    ],
+    ids=["memory-default", "redis-default", "redis-999"],
+)
+def test_w002_small_capacity(layer: dict[str, Any]) -> None:
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
+        assert wsrpc_ids() == ["wsrpc_app.W002"]
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}},
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"capacity": 50_000}},
+        {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": ["redis://x"]}},
+    ],
+    ids=["memory-1000", "redis-50000", "pubsub"],
+)
+def test_w002_not_for_enough_capacity_or_unbounded_layers(layer: dict[str, Any]) -> None:
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
         assert wsrpc_ids() == []
 
 

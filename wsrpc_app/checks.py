@@ -12,6 +12,7 @@ E005           a method name starts with the reserved ``rpc.``
 E006           no channel layer is configured under ``CHANNEL_LAYER``
 E007           a limit or timeout is not a positive number or None
 E008           ``TOPIC_DEFAULT_POLICY`` is not "deny" or "allow"
+W002           the channel layer's capacity is too small for fan-out
 =============  =========================================================
 """
 
@@ -103,9 +104,31 @@ def _check_methods(entries: Any) -> list[CheckMessage]:
     return messages
 
 
+#: Layers whose channels hold a bounded number of messages, with their default capacity.
+BOUNDED_LAYERS = {
+    "channels_redis.core.RedisChannelLayer": 100,
+    "channels.layers.InMemoryChannelLayer": 100,
+}
+MIN_CAPACITY = 1000
+
+
 def _check_channel_layer(alias: Any) -> list[CheckMessage]:
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
     if isinstance(alias, str) and alias in layers:
+        layer = layers[alias] if isinstance(layers[alias], dict) else {}
+        backend = layer.get("BACKEND")
+        config = layer.get("CONFIG") or {}
+        capacity = config.get("capacity", BOUNDED_LAYERS.get(backend, MIN_CAPACITY))
+        if backend in BOUNDED_LAYERS and isinstance(capacity, int) and capacity < MIN_CAPACITY:
+            return [
+                Warning(
+                    f"Channel layer {alias!r} has a capacity of {capacity} messages per channel.",
+                    hint="Each server process receives all its events on one channel, and a full channel drops "
+                    f"messages silently: set CONFIG['capacity'] to at least {MIN_CAPACITY}, or use "
+                    "channels_redis.pubsub.RedisPubSubChannelLayer.",
+                    id="wsrpc_app.W002",
+                )
+            ]
         return []
     return [
         Error(

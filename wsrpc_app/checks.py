@@ -118,7 +118,7 @@ def _check_channel_layer(alias: Any) -> list[CheckMessage]:
         layer = layers[alias] if isinstance(layers[alias], dict) else {}
         backend = layer.get("BACKEND")
         config = layer.get("CONFIG") or {}
-        capacity = config.get("capacity", BOUNDED_LAYERS.get(backend, MIN_CAPACITY))
+        capacity = config.get("capacity", BOUNDED_LAYERS.get(str(backend), MIN_CAPACITY))
         if backend in BOUNDED_LAYERS and isinstance(capacity, int) and capacity < MIN_CAPACITY:
             return [
                 Warning(

@@ -57,7 +57,11 @@ class Endpoint:
         call_timeout: float | None = 30.0,
         max_outbound: int | None = None,
         on_overflow: Callable[[], None] | None = None,
+        inline: dict[str, Callable[[Params | None], None]] | None = None,
     ) -> None:
+        #: Notifications handled at once, in order of arrival, outside the
+        #: in-flight bound (the Python client's events).
+        self.inline = inline or {}
         self.outbox = Outbox(send, limit=max_outbound, on_overflow=on_overflow or self._overflowed)
         self.dispatcher = dispatcher
         self.context = context
@@ -113,6 +117,12 @@ class Endpoint:
             if future is not None and not future.done():
                 future.set_exception(message.error)
             logger.debug("dropped a malformed reply: %r", message.error)
+            return None
+        if isinstance(message, Request) and message.notification and message.method in self.inline:
+            try:
+                self.inline[message.method](message.params)
+            except Exception:
+                logger.exception("handling the notification %r failed", message.method)
             return None
         return message
 
@@ -205,6 +215,36 @@ class Endpoint:
             del self.pending[id_]
             if future.done() and not future.cancelled():
                 future.exception()  # retrieved, so asyncio does not warn about it
+
+    async def call_batch(
+        self,
+        calls: list[tuple[str, Params | None]],
+        *,
+        timeout: float | None | EllipsisType = ...,  # noqa: ASYNC109 - the wait for the peer, default call_timeout
+    ) -> list[Any]:
+        """Send several calls in one batch frame; each entry of the result is a value or an :class:`RpcError`."""
+        if self.closed:
+            raise PeerDisconnected("the connection is closed")
+        loop = asyncio.get_running_loop()
+        ids = [next(self._ids) for _ in calls]
+        futures = [loop.create_future() for _ in calls]
+        self.pending.update(zip(ids, futures, strict=True))
+        try:
+            frame = protocol.join_batch(
+                [protocol.request(method, params, id_) for (method, params), id_ in zip(calls, ids, strict=True)]
+            )
+            await self.send(frame)
+            async with asyncio.timeout(self.call_timeout if timeout is ... else timeout):
+                outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, PeerDisconnected):
+                    raise outcome
+            return list(outcomes)
+        finally:
+            for id_, future in zip(ids, futures, strict=True):
+                del self.pending[id_]
+                if future.done() and not future.cancelled():
+                    future.exception()
 
     async def notify(self, method: str, params: Params | None = None) -> None:
         """Send a notification to the peer."""

@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+pytest_plugins = ["wsrpc_app.testing"]
+
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

@@ -307,7 +307,7 @@ class WsRpcClient:
         method: str,
         params: Params | None = None,
         *,
-        timeout: float | None | EllipsisType = ...,  # noqa: ASYNC109 - the wait for the reply, default call_timeout
+        timeout: float | None | EllipsisType = ...,
     ) -> Any:
         """Like :meth:`call`, with the params given whole and an optional timeout in seconds."""
         limit = self.call_timeout if timeout is ... else timeout

@@ -62,7 +62,7 @@ class Connection:
         name: str,
         params: Params | None = None,
         *,
-        timeout: float | None | EllipsisType = ...,  # noqa: ASYNC109 - the wait for the peer, default CALL_TIMEOUT
+        timeout: float | None | EllipsisType = ...,
     ) -> Any:
         """Like :meth:`call`, with the params given whole and an optional timeout in seconds."""
         return await self._endpoint().call(name, params, timeout=timeout)

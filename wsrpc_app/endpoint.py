@@ -194,7 +194,7 @@ class Endpoint:
         method: str,
         params: Params | None = None,
         *,
-        timeout: float | None | EllipsisType = ...,  # noqa: ASYNC109 - the wait for the peer, default call_timeout
+        timeout: float | None | EllipsisType = ...,
     ) -> Any:
         """Call a method of the peer and return its result.
 
@@ -220,7 +220,7 @@ class Endpoint:
         self,
         calls: list[tuple[str, Params | None]],
         *,
-        timeout: float | None | EllipsisType = ...,  # noqa: ASYNC109 - the wait for the peer, default call_timeout
+        timeout: float | None | EllipsisType = ...,
     ) -> list[Any]:
         """Send several calls in one batch frame; each entry of the result is a value or an :class:`RpcError`."""
         if self.closed:

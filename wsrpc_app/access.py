@@ -21,6 +21,8 @@ import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from channels.db import database_sync_to_async
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from .conf import wsrpc_settings
 from .topics import covers, overlaps
@@ -145,6 +147,13 @@ def invalidate() -> None:
         _cache.clear()
 
 
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    # Decisions depend on TOPIC_DEFAULT_POLICY: override_settings must not meet stale ones.
+    if setting == "WSRPC":
+        invalidate()
+
+
 def principal_for(user: Any) -> Principal:
     """The principal of ``user`` (None or anonymous included), loaded once per user. Sync."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -181,11 +190,13 @@ def _store(generation: int, store: Any) -> None:
 
 def allowed(user: Any, action: Action, name: str) -> bool:
     """Whether ``user`` may ``action`` on ``name`` (a topic or a pattern). Sync: may query the database."""
+    # Taken before the principal is loaded too: a decision made on a principal
+    # read before a change must not be cached after it.
+    generation = _cache.generation
     principal = principal_for(user)
     key = (principal.key, action, name)
     decision = _cache.decisions.get(key)
     if decision is None:
-        generation = _cache.generation
         rules = _cache.rules
         if rules is None:
             rules = Rules.load()

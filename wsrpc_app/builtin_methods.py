@@ -21,7 +21,7 @@ async def discover(connection: Any) -> dict[str, Any]:
     """The OpenRPC document of the methods this connection may call."""
     from .openrpc import document
 
-    return document(connection.registry)
+    return document(await connection.callable_registry())
 
 
 @rpc_method(name="rpc.subscribe")

@@ -13,6 +13,9 @@ E006           no channel layer is configured under ``CHANNEL_LAYER``
 E007           a limit or timeout is not a positive number or None
 E008           ``TOPIC_DEFAULT_POLICY`` is not "deny" or "allow"
 W002           the channel layer's capacity is too small for fan-out
+E009           a ``MIDDLEWARES`` entry does not import or is not callable
+E010           ``ALLOWED_ORIGINS`` is not a list of strings or None, or
+               ``ALLOW_NO_ORIGIN`` is not a bool
 =============  =========================================================
 """
 
@@ -47,12 +50,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     messages += _check_methods(user.get("METHODS", DEFAULTS["METHODS"]))
     messages += _check_channel_layer(user.get("CHANNEL_LAYER", DEFAULTS["CHANNEL_LAYER"]))
     messages += _check_limits(user)
+    messages += _check_middlewares(user.get("MIDDLEWARES", DEFAULTS["MIDDLEWARES"]))
+    messages += _check_origins(user)
     policy = user.get("TOPIC_DEFAULT_POLICY", DEFAULTS["TOPIC_DEFAULT_POLICY"])
     if policy not in TOPIC_POLICIES:
         messages.append(
             Error(
-                f"WSRPC['TOPIC_DEFAULT_POLICY'] must be \"deny\" or \"allow\", not {policy!r}.",
-                hint="It decides topics that no Topic row covers; \"deny\" is the safe default.",
+                f'WSRPC[\'TOPIC_DEFAULT_POLICY\'] must be "deny" or "allow", not {policy!r}.',
+                hint='It decides topics that no Topic row covers; "deny" is the safe default.',
                 id="wsrpc_app.E008",
             )
         )
@@ -152,6 +157,46 @@ def _check_limits(user: dict[str, Any]) -> list[CheckMessage]:
                 f"WSRPC[{key!r}] must be a positive {'integer' if integer else 'number'} or None, not {value!r}.",
                 hint="None disables the limit.",
                 id="wsrpc_app.E007",
+            )
+        )
+    return messages
+
+
+def _check_middlewares(entries: Any) -> list[CheckMessage]:
+    hint = "Give dotted paths to async functions: async def middleware(request, handler)."
+    if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
+        return [Error("WSRPC['MIDDLEWARES'] must be a list of dotted paths.", hint=hint, id="wsrpc_app.E009")]
+    messages: list[CheckMessage] = []
+    for entry in entries:
+        try:
+            middleware = resolve(entry)
+        except RegistryError as exc:
+            messages.append(Error(f"WSRPC['MIDDLEWARES'] entry {entry!r}: {exc}", hint=hint, id="wsrpc_app.E009"))
+            continue
+        if not callable(middleware):
+            messages.append(
+                Error(f"WSRPC['MIDDLEWARES'] entry {entry!r} is not callable.", hint=hint, id="wsrpc_app.E009")
+            )
+    return messages
+
+
+def _check_origins(user: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    origins = user.get("ALLOWED_ORIGINS", DEFAULTS["ALLOWED_ORIGINS"])
+    if origins is not None and (not isinstance(origins, list | tuple) or not all(isinstance(o, str) for o in origins)):
+        messages.append(
+            Error(
+                "WSRPC['ALLOWED_ORIGINS'] must be a list of origins or None.",
+                hint="For example ['https://example.com', '.example.org']; None uses ALLOWED_HOSTS.",
+                id="wsrpc_app.E010",
+            )
+        )
+    if not isinstance(user.get("ALLOW_NO_ORIGIN", DEFAULTS["ALLOW_NO_ORIGIN"]), bool):
+        messages.append(
+            Error(
+                "WSRPC['ALLOW_NO_ORIGIN'] must be True or False.",
+                hint="True lets non-browser clients in.",
+                id="wsrpc_app.E010",
             )
         )
     return messages

@@ -107,6 +107,7 @@ class WsRpcClient:
         open_timeout: float | None = 10.0,
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
+        heartbeat_interval: float | None = 30.0,
         # Limits
         max_message_bytes: int | None = 16 * 1024 * 1024,
         max_in_flight: int | None = 64,
@@ -122,6 +123,7 @@ class WsRpcClient:
         }
         self.on_state = on_state
         self.call_timeout = call_timeout
+        self.heartbeat_interval = heartbeat_interval
         self.max_in_flight = max_in_flight
         self.connect_options = {
             "open_timeout": open_timeout,
@@ -241,6 +243,7 @@ class WsRpcClient:
         )
         self._endpoint = endpoint
         reader = asyncio.ensure_future(self._read(websocket, endpoint))
+        heartbeat = asyncio.ensure_future(self._heartbeat(endpoint))
         try:
             await self._resubscribe(endpoint)
             self._set_state("open")
@@ -248,8 +251,9 @@ class WsRpcClient:
             await reader
         finally:
             self._connected.clear()
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            for task in (reader, heartbeat):
+                task.cancel()
+            await asyncio.gather(reader, heartbeat, return_exceptions=True)
             await endpoint.close()
             self._endpoint = None
             self._websocket = None
@@ -262,6 +266,18 @@ class WsRpcClient:
                 await endpoint.receive(frame)
         except ConnectionClosed as exc:
             logger.info("connection to %s closed: %s", self.url, exc)
+
+    async def _heartbeat(self, endpoint: Endpoint) -> None:
+        # The websockets ping/pong never reaches the server's application;
+        # an rpc.ping notification does, so the server's IDLE_TIMEOUT sees a live client.
+        if self.heartbeat_interval is None:
+            return
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                await endpoint.notify("rpc.ping")
+            except PeerDisconnected:
+                return
 
     async def _resubscribe(self, endpoint: Endpoint) -> None:
         topics = list(self.subscriptions)

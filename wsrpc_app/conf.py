@@ -21,6 +21,12 @@ DEFAULTS: dict[str, Any] = {
     "METHODS": [],
     # The alias in CHANNEL_LAYERS used for pub/sub and messages to connections.
     "CHANNEL_LAYER": "default",
+    # Origins whose pages may connect (None: the hosts in ALLOWED_HOSTS), and
+    # whether a handshake without an Origin (not a browser) may.
+    "ALLOWED_ORIGINS": None,
+    "ALLOW_NO_ORIGIN": True,
+    # Dotted paths to middlewares: async def middleware(request, handler).
+    "MIDDLEWARES": [],
     # "deny" or "allow": whether a topic no Topic row covers may be used.
     "TOPIC_DEFAULT_POLICY": "deny",
     # Limits (None disables each).
@@ -34,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     # Timeouts and intervals in seconds (None disables each).
     "CALL_TIMEOUT": 30.0,
     "METHOD_TIME_LIMIT": 60.0,
+    # A connection that sends nothing for this long is closed (clients send
+    # rpc.ping heartbeats), and none lives longer than MAX_LIFESPAN.
+    "IDLE_TIMEOUT": 90.0,
+    "MAX_LIFESPAN": None,
     # How often group memberships are renewed; None: a third of the layer's group_expiry.
     "GROUP_REFRESH_INTERVAL": None,
 }
@@ -51,6 +61,8 @@ LIMITS: dict[str, bool] = {
     "THREAD_POOL_SIZE": True,
     "CALL_TIMEOUT": False,
     "METHOD_TIME_LIMIT": False,
+    "IDLE_TIMEOUT": False,
+    "MAX_LIFESPAN": False,
     "GROUP_REFRESH_INTERVAL": False,
 }
 

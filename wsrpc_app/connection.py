@@ -6,6 +6,7 @@ from types import EllipsisType
 from typing import Any
 
 from . import protocol
+from .dispatch import Dispatcher
 from .endpoint import Endpoint, params_of
 from .errors import InvalidRequest, PermissionDenied, RpcError, TooManyRequests
 from .ratelimit import TokenBucket
@@ -36,6 +37,8 @@ class Connection:
         self.user = scope.get("user")
         self.registry = registry
         self.endpoint: Endpoint | None = None
+        #: Set by the transport: runs this connection's calls and knows its permissions.
+        self.dispatcher: Dispatcher | None = None
         self.subscriptions: set[str] = set()
         self.max_subscriptions = max_subscriptions
         self.publish_bucket = TokenBucket(publish_rate)
@@ -71,6 +74,15 @@ class Connection:
         """Send a notification to the client."""
         await self._endpoint().notify(name, params_of(args, kwargs))
 
+
+    async def callable_registry(self) -> Registry:
+        """The methods this connection's user may call (what ``rpc.discover`` lists)."""
+        dispatcher = self.dispatcher
+        if dispatcher is None:
+            return self.registry
+        return Registry(
+            [m for m in self.registry if await dispatcher.refusal(m, self) is None], allow_reserved=True
+        )
 
     # Topics -----------------------------------------------------------------
 

@@ -29,6 +29,10 @@ class CloseCode:
     MESSAGE_TOO_BIG = 1009
     #: The client did not read fast enough: its outbound queue filled up.
     SLOW_CONSUMER = 4008
+    #: The client sent nothing for IDLE_TIMEOUT seconds (no heartbeat).
+    IDLE_TIMEOUT = 4010
+    #: The connection reached MAX_LIFESPAN; the client should reconnect.
+    LIFESPAN_REACHED = 4011
     #: 1009 in the private range, for servers that refuse 1009 from an
     #: application: daphne (autobahn) accepts only 1000 and 3000-4999.
     MESSAGE_TOO_BIG_PRIVATE = 4009
@@ -44,6 +48,8 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
 
     connection: Connection
     endpoint: Endpoint
+    _idle_timer: asyncio.TimerHandle | None = None
+    _lifespan_timer: asyncio.TimerHandle | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Channels would give every connection a channel of its own on the
@@ -85,9 +91,10 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
             max_subscriptions=wsrpc_settings.MAX_SUBSCRIPTIONS,
             publish_rate=wsrpc_settings.PUBLISH_RATE,
         )
+        self.connection.dispatcher = server_dispatcher(self.connection.registry)
         self.endpoint = Endpoint(
             self._send_text,
-            server_dispatcher(self.connection.registry),
+            self.connection.dispatcher,
             self.connection,
             max_in_flight=wsrpc_settings.MAX_IN_FLIGHT,
             max_batch=wsrpc_settings.MAX_BATCH_LENGTH,
@@ -100,20 +107,52 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         await self.on_connect()
         await self.accept()
         await self.connection.open()
+        self._start_timers()
+
+    # Timers: one handle per limit, rescheduled lazily, no task per connection.
+
+    def _start_timers(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.last_seen = loop.time()
+        idle: float | None = wsrpc_settings.IDLE_TIMEOUT
+        lifespan: float | None = wsrpc_settings.MAX_LIFESPAN
+        if idle is not None:
+            self._idle_timer = loop.call_later(idle, self._check_idle, idle)
+        if lifespan is not None:
+            self._lifespan_timer = loop.call_later(lifespan, self._expire, CloseCode.LIFESPAN_REACHED, "lifespan")
+
+    def _check_idle(self, idle: float) -> None:
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self.last_seen
+        if quiet < idle:
+            self._idle_timer = loop.call_later(idle - quiet, self._check_idle, idle)
+        else:
+            self._expire(CloseCode.IDLE_TIMEOUT, "idle timeout")
+
+    def _expire(self, code: int, why: str) -> None:
+        logger.info("closing a connection: %s", why)
+        self._closing = asyncio.ensure_future(self._close_with(code))
+
+    def _stop_timers(self) -> None:
+        for timer in (self._idle_timer, self._lifespan_timer):
+            if timer is not None:
+                timer.cancel()
 
     def _overflowed(self) -> None:
         logger.warning("closing a connection that does not read: %d frames waiting", self.endpoint.outbox.limit or 0)
-        self._closing = asyncio.ensure_future(self._close_slow())
+        self._closing = asyncio.ensure_future(self._close_with(CloseCode.SLOW_CONSUMER))
 
-    async def _close_slow(self) -> None:
+    async def _close_with(self, code: int) -> None:
+        self._stop_timers()
         await self.endpoint.close()
         await self.connection.close()
-        await self.close(code=CloseCode.SLOW_CONSUMER)
+        await self.close(code=code)
 
     async def _send_text(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.last_seen = asyncio.get_running_loop().time()
         if text_data is None:
             await self.endpoint.send(
                 protocol.error_reply(None, InvalidRequest(data="binary frames are not accepted; send JSON as text"))
@@ -140,6 +179,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         return len(text) > limit or len(text.encode()) > limit
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self._stop_timers()
         endpoint = getattr(self, "endpoint", None)
         if endpoint is not None:
             await endpoint.close()

@@ -8,19 +8,58 @@ through the ``run_sync`` the transport supplies.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import traceback
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from . import protocol
-from .errors import InternalError, MethodNotFound, RpcError, TimedOut
+from .errors import InternalError, MethodNotFound, NotAuthenticated, PermissionDenied, RpcError, TimedOut
 from .protocol import Invalid, Request
-from .registry import Registry
-from .types import RunSync
+from .registry import Method, Registry
+from .types import Id, Params, RunSync
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "RpcRequest", "Middleware", "Handler"]
 
 logger = logging.getLogger("wsrpc")
+
+
+@dataclasses.dataclass(slots=True)
+class RpcRequest:
+    """One call as middlewares see it."""
+
+    method: str
+    params: Params | None
+    id: Id
+    notification: bool
+    #: The calling connection (``wsrpc_app.Connection`` on the server).
+    connection: Any
+
+
+#: ``await handler(request)`` runs the rest of the chain and the method.
+Handler = Callable[[RpcRequest], Awaitable[Any]]
+#: ``async def middleware(request, handler)``: return ``await handler(request)``,
+#: or a result of its own, or raise an :class:`RpcError`.
+Middleware = Callable[[RpcRequest, Handler], Awaitable[Any]]
+
+
+def _wrap(middleware: Middleware, inner: Handler) -> Handler:
+    async def handler(request: RpcRequest) -> Any:
+        return await middleware(request, inner)
+
+    return handler
+
+
+def _check_permissions(method: Method, context: Any) -> RpcError | None:
+    for permission in method.permissions:
+        if not permission.has_permission(context, method):
+            user = getattr(context, "user", None)
+            if not getattr(user, "is_authenticated", False):
+                return NotAuthenticated(data={"method": method.name})
+            message = getattr(permission, "message", None)
+            return PermissionDenied(message if isinstance(message, str) else None, data={"method": method.name})
+    return None
 
 
 async def _to_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -31,7 +70,8 @@ class Dispatcher:
     """Executes requests and encodes their replies.
 
     ``time_limit`` bounds each method call in seconds (``None``: no bound);
-    ``debug`` puts exception text and tracebacks into -32603 replies.
+    ``debug`` puts exception text and tracebacks into -32603 replies;
+    ``middlewares`` wrap every call, the first outermost.
     """
 
     def __init__(
@@ -41,11 +81,16 @@ class Dispatcher:
         run_sync: RunSync = _to_thread,
         time_limit: float | None = None,
         debug: bool = False,
+        middlewares: Iterable[Middleware] = (),
     ) -> None:
         self.registry = registry
         self.run_sync = run_sync
         self.time_limit = time_limit
         self.debug = debug
+        self._refusals: dict[str, RpcError | None] = {}
+        self._chain: Handler | None = None
+        for middleware in reversed(list(middlewares)):
+            self._chain = _wrap(middleware, self._chain or self._handle)
 
     async def answer(self, messages: list[Request | Invalid], context: Any, *, batch: bool) -> bytes | None:
         """Run the messages of one frame; the encoded reply, or None when nothing is owed.
@@ -78,16 +123,14 @@ class Dispatcher:
         return protocol.result_reply(message.id, result)
 
     async def execute(self, request: Request, context: Any) -> Any:
-        """Call the method; every failure comes out as an :class:`RpcError`."""
-        method = self.registry.get(request.method)
-        if method is None:
-            raise MethodNotFound(data={"method": request.method})
-        args, kwargs = method.binder.bind(request.params, connection=context)
+        """Call the method through the middlewares; every failure comes out as an :class:`RpcError`."""
         try:
-            if method.is_async:
-                call = method.func(*args, **kwargs)
+            call: Awaitable[Any]
+            if self._chain is None:
+                call = self._invoke(request.method, request.params, context)
             else:
-                call = self.run_sync(method.func, *args, **kwargs)
+                rpc_request = RpcRequest(request.method, request.params, request.id, request.notification, context)
+                call = self._chain(rpc_request)
             if self.time_limit is None:
                 return await call
             async with asyncio.timeout(self.time_limit):
@@ -99,6 +142,30 @@ class Dispatcher:
         except Exception as exc:
             logger.exception("method %r raised", request.method)
             raise self._internal_error(exc) from None
+
+    async def _handle(self, request: RpcRequest) -> Any:
+        return await self._invoke(request.method, request.params, request.connection)
+
+    async def _invoke(self, name: str, params: Params | None, context: Any) -> Any:
+        method = self.registry.get(name)
+        if method is None:
+            raise MethodNotFound(data={"method": name})
+        if method.permissions:
+            refusal = await self.refusal(method, context)
+            if refusal is not None:
+                raise refusal
+        args, kwargs = method.binder.bind(params, connection=context)
+        if method.is_async:
+            return await method.func(*args, **kwargs)
+        return await self.run_sync(method.func, *args, **kwargs)
+
+    async def refusal(self, method: Method, context: Any) -> RpcError | None:
+        """Why ``context`` may not call ``method`` (None: it may); decided once per dispatcher."""
+        if not method.permissions:
+            return None
+        if method.name not in self._refusals:
+            self._refusals[method.name] = await self.run_sync(_check_permissions, method, context)
+        return self._refusals[method.name]
 
     def _internal_error(self, exc: BaseException) -> InternalError:
         if not self.debug:

@@ -182,7 +182,12 @@ class Hub:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if "Timeout" in type(exc).__name__:
+                    # An idle channel: redis-py 8's default socket timeout (5 s)
+                    # cuts RedisChannelLayer's 5 s blocking pop short (channels_redis#422).
+                    logger.debug("channel layer receive timed out on an idle channel; receiving again")
+                    continue
                 # Never die silently: a dead reader would starve every subscriber here.
                 logger.exception("channel layer receive failed; retrying in %.1f s", delay)
                 await asyncio.sleep(delay)

@@ -26,17 +26,46 @@ _MARK = "__wsrpc_method__"
 @overload
 def rpc_method(func: F, /) -> F: ...
 @overload
-def rpc_method(*, name: str | None = None) -> Callable[[F], F]: ...
+def rpc_method(
+    *,
+    name: str | None = None,
+    permissions: Iterable[Any] = (),
+    login_required: bool = False,
+    staff_required: bool = False,
+    perms: Iterable[str] = (),
+) -> Callable[[F], F]: ...
 
 
-def rpc_method(func: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
-    """Mark a function as an RPC method, optionally under another name.
+def rpc_method(
+    func: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    permissions: Iterable[Any] = (),
+    login_required: bool = False,
+    staff_required: bool = False,
+    perms: Iterable[str] = (),
+) -> F | Callable[[F], F]:
+    """Mark a function as an RPC method, optionally under another name and with permissions.
 
     Usable bare (``@rpc_method``) or with arguments (``@rpc_method(name="x")``).
+    ``permissions`` are permission classes or instances (see
+    :mod:`wsrpc_app.permissions`), all of which must allow the call;
+    ``login_required``, ``staff_required`` and ``perms`` (Django permission
+    strings) are shortcuts for the common ones.
     """
+    from .permissions import HasPerms, IsAuthenticated, IsStaff
+
+    checks = list(permissions)
+    if login_required:
+        checks.insert(0, IsAuthenticated)
+    if staff_required:
+        checks.append(IsStaff)
+    if perms:
+        checks.append(HasPerms(*perms))
 
     def mark(f: F) -> F:
-        setattr(f, _MARK, {"name": name or f.__name__})
+        setattr(f, _MARK, {"name": name or f.__name__, "permissions": tuple(checks)})
         return f
 
     return mark(func) if func is not None else mark
@@ -50,6 +79,8 @@ class RpcMethods:
     """
 
     namespace: ClassVar[str | None] = None
+    #: Permissions every method of the class requires (before its own).
+    permission_classes: ClassVar[Iterable[Any]] = ()
 
 
 class RegistryError(ValueError):
@@ -66,9 +97,13 @@ class Method:
     is_async: bool
     #: Where it came from (a dotted path), for messages.
     origin: str = ""
+    #: Permission instances, all of which must allow a call.
+    permissions: tuple[Any, ...] = ()
 
     @classmethod
-    def from_callable(cls, name: str, func: Callable[..., Any], origin: str = "") -> Method:
+    def from_callable(
+        cls, name: str, func: Callable[..., Any], origin: str = "", permissions: Iterable[Any] = ()
+    ) -> Method:
         if not callable(func):
             raise RegistryError(f"{origin or name!r} is not callable")
         try:
@@ -79,7 +114,11 @@ class Method:
         is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
             getattr(target, "__call__", None)  # noqa: B004 - async callable objects
         )
-        return cls(name, func, binder, is_async, origin)
+        from .permissions import as_permission
+
+        declared = getattr(func, _MARK, {}).get("permissions", ())
+        checks = tuple(as_permission(p) for p in (*permissions, *declared))
+        return cls(name, func, binder, is_async, origin, checks)
 
     @property
     def doc(self) -> str:
@@ -152,7 +191,8 @@ def _methods_of_class(cls: type[RpcMethods], origin: str) -> Iterator[Method]:
     for attribute in public:
         bound = getattr(instance, attribute)
         name = prefix + (_declared_name(bound) or attribute)
-        yield Method.from_callable(name, bound, f"{cls.__module__}.{cls.__qualname__}.{attribute}")
+        origin = f"{cls.__module__}.{cls.__qualname__}.{attribute}"
+        yield Method.from_callable(name, bound, origin, permissions=cls.permission_classes)
 
 
 class Registry:

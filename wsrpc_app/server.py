@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 
 from .conf import wsrpc_settings
-from .dispatch import Dispatcher
-from .registry import Registry
+from .dispatch import Dispatcher, Middleware
+from .registry import Registry, resolve
 from .threads import run_sync
 
-__all__ = ["server_dispatcher"]
+__all__ = ["server_dispatcher", "middlewares"]
+
+
+@functools.cache
+def _middlewares(paths: tuple[str, ...]) -> tuple[Middleware, ...]:
+    return tuple(resolve(path) for path in paths)
+
+
+def middlewares() -> tuple[Middleware, ...]:
+    """The ``MIDDLEWARES`` setting, imported (once per distinct list)."""
+    return _middlewares(tuple(wsrpc_settings.MIDDLEWARES))
 
 
 def server_dispatcher(registry: Registry) -> Dispatcher:
@@ -19,4 +31,5 @@ def server_dispatcher(registry: Registry) -> Dispatcher:
         run_sync=run_sync,
         time_limit=wsrpc_settings.METHOD_TIME_LIMIT,
         debug=settings.DEBUG,
+        middlewares=middlewares(),
     )

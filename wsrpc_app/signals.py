@@ -27,6 +27,10 @@ def permissions_changed(**kwargs: Any) -> None:
 def _broadcast() -> None:
     from .publishing import broadcast_control
 
+    # Forget again now that the change is visible: another thread may have
+    # loaded the old rows between the save and the commit. Every process with
+    # a hub does so on the broadcast, but this one may have none (a WSGI worker).
+    invalidate()
     try:
         broadcast_control("permissions")
     except Exception:

@@ -60,7 +60,8 @@ class RpcView(APIView):
             else m
             for m in messages
         ]
-        return await server_dispatcher(connection.registry).answer(requests, connection, batch=batch)
+        connection.dispatcher = server_dispatcher(connection.registry)
+        return await connection.dispatcher.answer(requests, connection, batch=batch)
 
 
 class PublishSerializer(serializers.Serializer[Any]):

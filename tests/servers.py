@@ -51,8 +51,10 @@ class ServerProcess:
 
     ``db_env`` names the environment variable the settings read the SQLite
     path from; the file lives in a temporary directory (unless ``db_path`` is
-    given), is migrated before the first start and survives restarts.
+    given), is migrated before the first start (unless ``migrate`` is false:
+    another server already migrated the shared file) and survives restarts.
     ``env`` adds variables to the inherited environment (``None`` removes one).
+    The server's output goes to a log in that temporary directory.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class ServerProcess:
         env: Mapping[str, str | None] | None = None,
         host: str = "127.0.0.1",
         port: int | None = None,
+        migrate: bool = True,
         # Timeouts
         startup_timeout: float = 20.0,
         stop_timeout: float = 5.0,
@@ -81,15 +84,14 @@ class ServerProcess:
         self.port = port or free_port(host)
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
-        self._tmpdir: str | None = None
+        self._tmpdir: str | None = tempfile.mkdtemp(prefix=f"wsrpc-e2e-{server}-")
         if db_path is None:
-            self._tmpdir = tempfile.mkdtemp(prefix=f"wsrpc-e2e-{server}-")
             db_path = Path(self._tmpdir, "db.sqlite3")
         self.db_path = Path(db_path)
-        self._migrated = False
+        self._migrated = not migrate
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
-        self._log_path = Path(self._tmpdir or tempfile.gettempdir(), f"{server}-{self.port}.log")
+        self._log_path = Path(self._tmpdir, f"{server}-{self.port}.log")
         atexit.register(self._kill)  # in case the test run dies before stop()
 
     @classmethod
@@ -124,6 +126,13 @@ class ServerProcess:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (to signal it, e.g. SIGSTOP to fake a half-open connection)."""
+        if self._process is None:
+            raise ServerError(f"{self!r} is not running")
+        return self._process.pid
 
     # Environment and commands -----------------------------------------------
 

@@ -1,0 +1,251 @@
+/**
+ * Types of wsrpc.js, the browser client of wsrpc_app: JSON-RPC 2.0 and pub/sub over one WebSocket.
+ *
+ * When the connection is lost (a deliberate choice):
+ * - a call already sent is rejected at once with code -32099 (`ErrorCode.DISCONNECTED`):
+ *   the server may or may not have run it, so it is never re-sent;
+ * - a call made while connecting or reconnecting waits in a bounded offline queue
+ *   (`offlineQueue` frames, 100 by default; 0 rejects at once with -32099) and is sent when
+ *   the connection opens; its timeout counts from the moment of the call;
+ * - once closed (`close()`, or a drop with `reconnect: false`) every call is rejected with -32099.
+ * Subscriptions survive reconnects: they are renewed on each new connection ("resubscribed" is
+ * emitted once the server answered; events published in between are missed).
+ */
+
+/** JSON as it travels on the wire. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** JSON-RPC params: positional or named. */
+export type Params = readonly unknown[] | Record<string, unknown>;
+
+export declare const ErrorCode: Readonly<{
+  PARSE_ERROR: -32700;
+  INVALID_REQUEST: -32600;
+  METHOD_NOT_FOUND: -32601;
+  INVALID_PARAMS: -32602;
+  INTERNAL_ERROR: -32603;
+  APPLICATION_ERROR: -32000;
+  NOT_AUTHENTICATED: -32001;
+  PERMISSION_DENIED: -32003;
+  NO_SUCH_TOPIC: -32004;
+  TIMED_OUT: -32008;
+  TOO_MANY_REQUESTS: -32029;
+  /** Client-side only: the connection closed before the reply, or there is none to send on. */
+  DISCONNECTED: -32099;
+}>;
+
+/** The JSON-RPC error object. */
+export interface ErrorObject {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/** A JSON-RPC error: from the server's error reply, or thrown by an exposed handler to answer with. */
+export declare class RpcError extends Error {
+  constructor(message: string, options?: { code?: number; data?: unknown });
+  readonly name: "RpcError";
+  code: number;
+  data: unknown;
+  /** The RpcError for a JSON-RPC error object (-32603 when it is not a valid one). */
+  static from(error: unknown): RpcError;
+  toJSON(): ErrorObject;
+}
+
+export type State = "connecting" | "open" | "reconnecting" | "closed";
+
+export interface WsRpcOptions {
+  // Reconnection
+  /** Reconnect after the connection drops (default true). `close()` always stops it. */
+  reconnect?: boolean;
+  /** ms before the first retry (default 500). */
+  minDelay?: number;
+  /** ms, the longest wait between retries (default 30000). */
+  maxDelay?: number;
+  /** Each failed attempt multiplies the delay by this (default 2). */
+  factor?: number;
+  /** Each delay is shortened by a random fraction up to this, 0..1 (default 0.5). */
+  jitter?: number;
+  // Timeouts, in ms; 0 or null disables
+  /** A handshake not done by then is abandoned and retried (default 10000). */
+  connectTimeout?: number | null;
+  /** Default per-call timeout; past it the call rejects with -32008 (default 30000). */
+  callTimeout?: number | null;
+  /** Send `rpc.ping` this often while open (default 25000). */
+  heartbeatInterval?: number | null;
+  /** No pong within this: the socket is dead (half-open), closed and reconnected (default 10000). */
+  heartbeatTimeout?: number | null;
+  // Limits
+  /** Frames kept while not connected (default 100); 0 rejects calls made offline at once. */
+  offlineQueue?: number;
+  /** Topics per batch when subscriptions are renewed after a reconnect (default 8). */
+  subscribeChunk?: number;
+  // Transport
+  /** WebSocket subprotocols. */
+  protocols?: string | string[];
+  /** A WebSocket implementation (default: the global one). */
+  WebSocket?: typeof WebSocket;
+}
+
+export declare const DEFAULTS: Readonly<Required<Omit<WsRpcOptions, "protocols" | "WebSocket">>> & {
+  readonly protocols: undefined;
+  readonly WebSocket: undefined;
+};
+
+/** The params of an `rpc.event` notification. */
+export interface RpcEvent<T = unknown> {
+  /** The concrete topic published to. */
+  topic: string;
+  data: T;
+  /** The pattern subscribed to, when the subscription was a pattern. */
+  subscription?: string;
+  [field: string]: unknown;
+}
+
+export type EventHandler<T = unknown> = (data: T, event: RpcEvent<T>) => void | Promise<void>;
+
+export interface SubscribeResult {
+  topic: string;
+  subscribed: boolean;
+  [field: string]: unknown;
+}
+
+export interface PublishResult {
+  topic: string;
+  [field: string]: unknown;
+}
+
+/** One call of a batch: `[method, params]` or an object; notifications get no reply. */
+export type BatchEntry =
+  | readonly [method: string, params?: Params]
+  | { method: string; params?: Params; notification?: boolean };
+
+/** The outcome of one batch entry: a result or an error (neither for a notification). */
+export interface BatchOutcome<T = unknown> {
+  result?: T;
+  error?: RpcError;
+}
+
+export interface StateDetail {
+  state: State;
+  previous: State;
+  /** The close code of the connection that ended (reconnecting, closed). */
+  code?: number;
+  reason?: string;
+  /** ms until the next attempt (reconnecting). */
+  delay?: number;
+  /** Attempts since the connection was last open (reconnecting). */
+  attempt?: number;
+}
+
+export interface UnsubscribedDetail {
+  topic: string;
+  /** Why: e.g. "permission revoked", or the refusal of a renewed subscription. */
+  reason?: string;
+  error?: RpcError;
+}
+
+export interface WsRpcEventMap {
+  state: StateDetail;
+  connecting: StateDetail;
+  open: StateDetail;
+  reconnecting: StateDetail;
+  closed: StateDetail;
+  /** A subscription ended on the server's side (`rpc.unsubscribed`, or refused on renewal). */
+  unsubscribed: UnsubscribedDetail;
+  /** Every `rpc.event` received, before its handlers run. */
+  event: RpcEvent;
+  /** The subscriptions were renewed on a new connection (the server answered every one). */
+  resubscribed: { topics: string[] };
+}
+
+/** A server method handler: array params spread as arguments, object params passed as one. */
+export type ExposedHandler = (...args: any[]) => unknown;
+
+export declare class WsRpcClient extends EventTarget {
+  /**
+   * Connects at once. `url` is resolved against the page ("/ws/rpc/" by default; http→ws, https→wss).
+   */
+  constructor(url?: string | URL, options?: WsRpcOptions);
+
+  /** The resolved ws:// or wss:// URL. */
+  readonly url: string;
+  readonly options: Readonly<Required<Omit<WsRpcOptions, "protocols" | "WebSocket">>> & WsRpcOptions;
+  readonly state: State;
+  /** Resolves when the connection first opens; rejects if the client is closed before. */
+  readonly ready: Promise<WsRpcClient>;
+  /** The topics and patterns subscribed to. */
+  readonly subscriptions: string[];
+  /** `client.methods.add(1, 2)` is `client.call("add", [1, 2])`. */
+  readonly methods: Record<string, (...args: unknown[]) => Promise<any>>;
+
+  /** Resolves when the connection is open, now or at the next (re)connection; rejects once closed. */
+  connected(): Promise<WsRpcClient>;
+
+  /**
+   * Call a server method. Resolves to its result; rejects with an RpcError: the server's error,
+   * -32008 past `timeout` ms (default `callTimeout`; 0 or null: none), -32099 when disconnected.
+   */
+  call<T = any>(method: string, params?: Params | null, options?: { timeout?: number | null }): Promise<T>;
+  /** Send a notification; resolves once sent or queued, rejects with -32099 when it cannot be. */
+  notify(method: string, params?: Params | null): Promise<void>;
+  /** Several calls in one JSON-RPC batch frame; one outcome per entry, in order. */
+  batch(entries: readonly BatchEntry[], options?: { timeout?: number | null }): Promise<BatchOutcome[]>;
+
+  /**
+   * Receive the events of a topic or pattern; several handlers per topic. Resolves to the server's
+   * answer to the first subscription; rejects (and forgets the topic) when the server refuses it.
+   */
+  subscribe<T = unknown>(topic: string, handler?: EventHandler<T>): Promise<SubscribeResult>;
+  /** Remove one handler, or all of them; the server forgets the topic when none is left. */
+  unsubscribe(topic: string, handler?: EventHandler<any>): Promise<SubscribeResult>;
+  /** Publish to a concrete topic. */
+  publish(topic: string, data?: unknown): Promise<PublishResult>;
+
+  /**
+   * Let the server call `name` (not `rpc.*`). The return value (or awaited promise) is the result;
+   * a thrown RpcError answers with its code, message and data, any other error with -32000 and its
+   * message. Returns a function that stops exposing it.
+   */
+  expose(name: string, fn: ExposedHandler): () => boolean;
+  /** Stop exposing `name`. */
+  unexpose(name: string): void;
+
+  /** Close for good: no reconnection; pending and queued calls reject with -32099. */
+  close(code?: number, reason?: string): void;
+
+  /** Listen to an event; returns a function that removes the listener. */
+  on<K extends keyof WsRpcEventMap>(type: K, listener: (detail: WsRpcEventMap[K], event: CustomEvent<WsRpcEventMap[K]>) => void): () => void;
+  addEventListener<K extends keyof WsRpcEventMap>(
+    type: K,
+    listener: (event: CustomEvent<WsRpcEventMap[K]>) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof WsRpcEventMap>(
+    type: K,
+    listener: (event: CustomEvent<WsRpcEventMap[K]>) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
+
+/** The ws:// or wss:// URL of `url`, resolved against the page's address. */
+export declare function resolveUrl(url: string | URL): string;
+
+export default WsRpcClient;
+
+declare global {
+  interface Window {
+    /** Set by the `{% wsrpc_client %}` template tag. */
+    WsRpcClient?: typeof WsRpcClient;
+    /** Set by the `{% wsrpc_client %}` template tag. */
+    RpcError?: typeof RpcError;
+    /** The page's connected client, set by the `{% wsrpc_client %}` template tag. */
+    wsrpc?: WsRpcClient;
+  }
+  interface WindowEventMap {
+    /** Dispatched by the `{% wsrpc_client %}` template tag once `window.wsrpc` exists. */
+    "wsrpc:ready": CustomEvent<{ client: WsRpcClient }>;
+  }
+}

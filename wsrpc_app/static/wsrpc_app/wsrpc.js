@@ -1,0 +1,595 @@
+/**
+ * wsrpc.js: the browser client of wsrpc_app, JSON-RPC 2.0 and pub/sub over one WebSocket.
+ * An ES module with no dependencies and no build step; types in wsrpc.d.ts.
+ *
+ *   import { WsRpcClient } from "/static/wsrpc_app/wsrpc.js";
+ *   const rpc = new WsRpcClient("/ws/rpc/");               // relative to the page: http→ws, https→wss
+ *   await rpc.call("add", [1, 2]);                         // 3
+ *   await rpc.subscribe("chat.lobby", (data, event) => console.log(event.topic, data));
+ *   rpc.expose("answer", async (question) => "42");        // the server may call it
+ *   rpc.on("state", ({ state }) => console.log(state));    // connecting, open, reconnecting, closed
+ *
+ * When the connection is lost (a deliberate choice):
+ * - a call already sent is rejected at once with code -32099 (ErrorCode.DISCONNECTED):
+ *   the server may or may not have run it, so it is never re-sent behind the caller's back;
+ * - a call made while connecting or reconnecting waits in a bounded offline queue
+ *   (`offlineQueue` frames, 100 by default; 0 rejects such calls at once with -32099) and
+ *   is sent when the connection opens; its timeout counts from the moment of the call;
+ * - once closed (close(), or a drop with `reconnect: false`) every call is rejected with -32099.
+ * Subscriptions are state, not calls: they survive reconnects and are renewed on each new
+ * connection ("resubscribed" is emitted once the server answered; events published in between
+ * are missed). The heartbeat (`rpc.ping` every `heartbeatInterval` ms) treats a connection
+ * that does not answer within `heartbeatTimeout` ms as dead (half-open) and reconnects.
+ */
+
+export const ErrorCode = Object.freeze({
+  // JSON-RPC 2.0, section 5.1
+  PARSE_ERROR: -32700, INVALID_REQUEST: -32600, METHOD_NOT_FOUND: -32601, INVALID_PARAMS: -32602, INTERNAL_ERROR: -32603,
+  // wsrpc_app's server (README, "Wire protocol")
+  APPLICATION_ERROR: -32000, NOT_AUTHENTICATED: -32001, PERMISSION_DENIED: -32003, NO_SUCH_TOPIC: -32004,
+  TIMED_OUT: -32008, TOO_MANY_REQUESTS: -32029,
+  // This client only: the connection closed before the reply, or there is none to send on.
+  DISCONNECTED: -32099,
+});
+
+/** A JSON-RPC error: from the server's error reply, or thrown by an exposed handler to answer with. */
+export class RpcError extends Error {
+  constructor(message, { code = ErrorCode.APPLICATION_ERROR, data } = {}) {
+    super(message);
+    this.name = "RpcError";
+    this.code = code;
+    this.data = data;
+  }
+
+  /** The RpcError for a JSON-RPC error object. */
+  static from(error) {
+    const valid = error && typeof error === "object" && Number.isInteger(error.code);
+    if (!valid) return new RpcError("Invalid error object", { code: ErrorCode.INTERNAL_ERROR, data: error });
+    return new RpcError(String(error.message ?? ""), { code: error.code, data: error.data });
+  }
+
+  toJSON() {
+    const object = { code: this.code, message: this.message };
+    if (this.data !== undefined) object.data = this.data;
+    return object;
+  }
+}
+
+export const DEFAULTS = Object.freeze({
+  // Reconnection
+  reconnect: true,
+  minDelay: 500, // ms before the first retry
+  maxDelay: 30000, // ms, the longest wait between retries
+  factor: 2, // each failed attempt multiplies the delay
+  jitter: 0.5, // each delay is shortened by a random fraction up to this
+  // Timeouts (ms; 0 or null: none)
+  connectTimeout: 10000, // a handshake not done by then is abandoned and retried
+  callTimeout: 30000,
+  heartbeatInterval: 25000,
+  heartbeatTimeout: 10000,
+  // Limits
+  offlineQueue: 100, // frames kept while not connected; 0: reject at once
+  subscribeChunk: 8, // topics per batch when renewing subscriptions (stays under the server's in-flight limit)
+  // Transport
+  protocols: undefined,
+  WebSocket: undefined, // a WebSocket implementation; the global one by default
+});
+
+const OPEN = 1; // WebSocket.OPEN
+const TIMEOUT_CLOSE = 4000; // the close code this client uses when it gives up on a silent socket
+
+/** The ws:// or wss:// URL of `url`, resolved against the page's address. */
+export function resolveUrl(url) {
+  const resolved = new URL(url, globalThis.location?.href);
+  if (resolved.protocol === "http:") resolved.protocol = "ws:";
+  else if (resolved.protocol === "https:") resolved.protocol = "wss:";
+  return resolved.href;
+}
+
+function report(error) {
+  // An exception in the application's handler must not break the client; show it as uncaught.
+  if (typeof globalThis.reportError === "function") globalThis.reportError(error);
+  else console.error(error);
+}
+
+/** Stop listening to a socket, and close it when given a close code. */
+function detach(ws, code, reason) {
+  if (!ws) return;
+  ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+  if (code === undefined) return;
+  try {
+    ws.close(code, reason);
+  } catch (error) {
+    report(error);
+  }
+}
+
+function errorReply(id, code, message, data) {
+  const error = { code, message };
+  if (data !== undefined) error.data = data;
+  return { jsonrpc: "2.0", error, id };
+}
+
+function validId(id) {
+  return id === null || typeof id === "string" || (typeof id === "number" && Number.isFinite(id));
+}
+
+export class WsRpcClient extends EventTarget {
+  constructor(url = "/ws/rpc/", options = {}) {
+    super();
+    this.url = resolveUrl(url);
+    this.options = { ...DEFAULTS, ...options };
+    this._state = "connecting";
+    this._ws = null;
+    this._nextId = 1;
+    this._pending = new Map(); // id -> {resolve, reject, method, sent, timer}
+    this._queue = []; // frames waiting for a connection: {text, ids}
+    this._subs = new Map(); // topic or pattern -> {handlers, ready, resolve, reject, confirmed, remote}
+    this._exposed = new Map();
+    this._waiters = [];
+    this._attempt = 0;
+    this._retryTimer = null;
+    this._connectTimer = null;
+    this._heartbeatTimer = null;
+    this._pinging = false;
+    // Back online: retry now rather than at the end of a long backoff.
+    this._online = () => {
+      if (this._state !== "reconnecting" || !this._retryTimer) return;
+      clearTimeout(this._retryTimer);
+      this._connect();
+    };
+    globalThis.addEventListener?.("online", this._online);
+    /** Resolves when the connection first opens; rejects if the client is closed before. */
+    this.ready = this.connected();
+    this.ready.catch(() => {});
+    /** `client.methods.add(1, 2)` is `client.call("add", [1, 2])`. */
+    this.methods = new Proxy({}, {
+      get: (_, name) => (typeof name !== "string" || name === "then" ? undefined : (...args) => this.call(name, args)),
+    });
+    this._connect();
+  }
+
+  /** "connecting", "open", "reconnecting" or "closed". */
+  get state() {
+    return this._state;
+  }
+
+  /** A promise resolved when the connection is open (now or at the next (re)connection). */
+  connected() {
+    if (this._state === "open") return Promise.resolve(this);
+    if (this._state === "closed") return Promise.reject(this._closedError());
+    return new Promise((resolve, reject) => this._waiters.push({ resolve, reject }));
+  }
+
+  /** Listen to an event ("state", a state's name, "unsubscribed", "event"); returns a function that stops it. */
+  on(type, listener) {
+    const wrapped = (event) => listener(event.detail, event);
+    this.addEventListener(type, wrapped);
+    return () => this.removeEventListener(type, wrapped);
+  }
+
+  // Calls -------------------------------------------------------------------
+
+  /** Call a server method; resolves to its result, rejects with an RpcError. */
+  async call(method, params, { timeout } = {}) {
+    return this._request([{ method, params }], { timeout })[0];
+  }
+
+  /** Send a notification; resolves once sent or queued. */
+  async notify(method, params) {
+    return this._request([{ method, params, notification: true }])[0];
+  }
+
+  /**
+   * Several calls in one frame. Entries are `[method, params]` or `{method, params, notification}`;
+   * resolves to one `{result}` or `{error}` per entry, in order.
+   */
+  async batch(entries, { timeout } = {}) {
+    if (!entries.length) return [];
+    const calls = entries.map((e) => (Array.isArray(e) ? { method: e[0], params: e[1] } : e));
+    const replies = this._request(calls, { timeout, batch: true });
+    return Promise.all(replies.map((reply) => reply.then((result) => ({ result }), (error) => ({ error }))));
+  }
+
+  _request(calls, { timeout, batch = false } = {}) {
+    const messages = [];
+    const promises = [];
+    const ids = [];
+    for (const { method, params, notification } of calls) {
+      if (typeof method !== "string") throw new TypeError("the method name must be a string");
+      if (params != null && typeof params !== "object") throw new TypeError("params are an array or an object");
+      const message = { jsonrpc: "2.0", method };
+      if (params !== undefined && params !== null) message.params = params;
+      if (!notification) message.id = this._nextId++;
+      messages.push(message);
+    }
+    // JSON.stringify writes NaN and Infinity as null, never as invalid JSON; a BigInt or a cycle throws here.
+    const text = JSON.stringify(batch ? messages : messages[0]);
+    for (const message of messages) {
+      if (message.id === undefined) {
+        promises.push(null);
+        continue;
+      }
+      const id = message.id;
+      ids.push(id);
+      promises.push(new Promise((resolve, reject) => {
+        this._pending.set(id, { resolve, reject, method: message.method, sent: false, timer: null });
+      }));
+    }
+    let refusal = null;
+    if (this._state === "open") this._transmit(text, ids);
+    else if (this._state === "closed") refusal = this._closedError();
+    else if (this._queue.length < (this.options.offlineQueue || 0)) this._queue.push({ text, ids });
+    else refusal = new RpcError("Not connected, and the offline queue is full", {
+      code: ErrorCode.DISCONNECTED, data: { state: this._state, offlineQueue: this.options.offlineQueue || 0 },
+    });
+    const wait = timeout === undefined ? this.options.callTimeout : timeout;
+    for (const id of ids) {
+      const entry = this._pending.get(id);
+      if (refusal) this._settle(id, refusal);
+      else if (wait) entry.timer = setTimeout(() => this._timedOut(id, wait), wait);
+    }
+    return promises.map((promise) => promise ?? (refusal ? Promise.reject(refusal) : Promise.resolve()));
+  }
+
+  _transmit(text, ids) {
+    this._ws.send(text);
+    for (const id of ids) {
+      const entry = this._pending.get(id);
+      if (entry) entry.sent = true;
+    }
+  }
+
+  _timedOut(id, wait) {
+    const entry = this._pending.get(id);
+    if (!entry) return;
+    this._settle(id, new RpcError(`No reply to ${entry.method} within ${wait} ms`, {
+      code: ErrorCode.TIMED_OUT, data: { method: entry.method, timeout: wait },
+    }));
+    if (!entry.sent) this._queue = this._queue.filter((f) => !f.ids.length || f.ids.some((i) => this._pending.has(i)));
+  }
+
+  _settle(id, error, result) {
+    const entry = this._pending.get(id);
+    if (!entry) return;
+    this._pending.delete(id);
+    clearTimeout(entry.timer);
+    if (error) entry.reject(error);
+    else entry.resolve(result);
+  }
+
+  _closedError() {
+    return new RpcError("The client is closed", { code: ErrorCode.DISCONNECTED, data: { state: "closed" } });
+  }
+
+  // Pub/sub -----------------------------------------------------------------
+
+  /**
+   * Receive the events of a topic or pattern: `handler(data, event)`, event being the whole
+   * `rpc.event` params. Resolves to the server's answer to the first subscription.
+   */
+  subscribe(topic, handler) {
+    if (typeof topic !== "string") return Promise.reject(new TypeError("the topic must be a string"));
+    if (handler !== undefined && typeof handler !== "function") {
+      return Promise.reject(new TypeError("the handler must be a function"));
+    }
+    if (this._state === "closed") return Promise.reject(this._closedError());
+    let sub = this._subs.get(topic);
+    if (!sub) {
+      sub = { handlers: new Set(), confirmed: false, remote: null };
+      sub.ready = new Promise((resolve, reject) => Object.assign(sub, { resolve, reject }));
+      this._subs.set(topic, sub);
+      // Not connected: the subscription is sent with the others when the connection opens.
+      if (this._state === "open") this._subscribeRemote([topic]);
+    }
+    if (handler) sub.handlers.add(handler);
+    return sub.ready;
+  }
+
+  /** Stop a handler, or every handler of the topic; the server forgets the topic when none is left. */
+  unsubscribe(topic, handler) {
+    const sub = this._subs.get(topic);
+    if (!sub) return Promise.resolve({ topic, subscribed: false });
+    if (handler) {
+      sub.handlers.delete(handler);
+      if (sub.handlers.size) return Promise.resolve({ topic, subscribed: true });
+    }
+    this._subs.delete(topic);
+    sub.resolve({ topic, subscribed: false });
+    // Requests run concurrently on the server: unsubscribe only after the subscribe was answered.
+    return Promise.resolve(sub.remote).then(() => {
+      if (this._subs.has(topic) || this._state !== "open") return { topic, subscribed: this._subs.has(topic) };
+      return this.call("rpc.unsubscribe", { topic });
+    });
+  }
+
+  /** Publish to a concrete topic; resolves to the server's answer. */
+  publish(topic, data) {
+    return this.call("rpc.publish", { topic, data: data === undefined ? null : data });
+  }
+
+  /** The topics and patterns subscribed to. */
+  get subscriptions() {
+    return [...this._subs.keys()];
+  }
+
+  _subscribeRemote(topics) {
+    if (!topics.length) return Promise.resolve([]);
+    const replies = this._request(
+      topics.map((topic) => ({ method: "rpc.subscribe", params: { topic } })),
+      { batch: topics.length > 1 },
+    );
+    return Promise.all(topics.map((topic, i) => {
+      const sub = this._subs.get(topic);
+      const settled = replies[i].then(
+        (result) => {
+          if (this._subs.get(topic) !== sub) return;
+          sub.confirmed = true;
+          sub.resolve(result);
+        },
+        (error) => {
+          // A lost connection is not a refusal: the next connection renews the subscription.
+          if (this._subs.get(topic) !== sub || error.code === ErrorCode.DISCONNECTED) return;
+          this._subs.delete(topic);
+          sub.reject(error);
+          if (sub.confirmed) this._emit("unsubscribed", { topic, reason: error.message, error });
+        },
+      );
+      if (sub) sub.remote = settled;
+      return settled;
+    }));
+  }
+
+  /** Renew every subscription on a new connection, a chunk at a time; then emit "resubscribed". */
+  async _resubscribe() {
+    const ws = this._ws;
+    const topics = [...this._subs.keys()];
+    if (!topics.length) return;
+    const size = Math.max(1, this.options.subscribeChunk || topics.length);
+    for (let i = 0; i < topics.length && ws === this._ws; i += size) {
+      await this._subscribeRemote(topics.slice(i, i + size).filter((t) => this._subs.has(t)));
+    }
+    if (ws === this._ws) this._emit("resubscribed", { topics: topics.filter((t) => this._subs.has(t)) });
+  }
+
+  _event(params) {
+    if (!params || typeof params !== "object") return;
+    this._emit("event", params);
+    const sub = this._subs.get(params.subscription ?? params.topic);
+    if (!sub) return;
+    for (const handler of [...sub.handlers]) {
+      try {
+        const returned = handler(params.data, params);
+        if (returned && typeof returned.then === "function") returned.then(undefined, report);
+      } catch (error) {
+        report(error);
+      }
+    }
+  }
+
+  _revoked(params) {
+    const topic = params?.topic;
+    const sub = this._subs.get(topic);
+    if (sub) {
+      this._subs.delete(topic);
+      sub.reject(new RpcError(String(params.reason ?? "unsubscribed"), { code: ErrorCode.PERMISSION_DENIED }));
+    }
+    this._emit("unsubscribed", { topic, reason: params?.reason });
+  }
+
+  // Calls from the server -----------------------------------------------------
+
+  /**
+   * Let the server call `name`: array params are spread as arguments, object params passed
+   * as one. The returned value (or awaited promise) is the result; a thrown RpcError answers
+   * with its code, message and data, any other error with -32000 and its message.
+   */
+  expose(name, fn) {
+    if (typeof name !== "string" || name.startsWith("rpc.")) throw new TypeError(`cannot expose ${name}`);
+    if (typeof fn !== "function") throw new TypeError("the exposed handler must be a function");
+    this._exposed.set(name, fn);
+    return () => this._exposed.get(name) === fn && this._exposed.delete(name);
+  }
+
+  /** Stop exposing `name`. */
+  unexpose(name) {
+    this._exposed.delete(name);
+  }
+
+  async _answer(message) {
+    const { method, params } = message;
+    const isCall = "id" in message;
+    const id = validId(message.id) ? message.id : null;
+    if (message.jsonrpc !== "2.0" || typeof method !== "string" || (params !== undefined && typeof params !== "object")
+        || params === null || (isCall && !validId(message.id))) {
+      return isCall ? errorReply(id, ErrorCode.INVALID_REQUEST, "Invalid Request") : undefined;
+    }
+    if (method === "rpc.event" && !isCall) return this._event(params);
+    if (method === "rpc.unsubscribed" && !isCall) return this._revoked(params);
+    if (method === "rpc.ping") return isCall ? { jsonrpc: "2.0", result: "pong", id } : undefined;
+    const fn = this._exposed.get(method);
+    if (!fn) return isCall ? errorReply(id, ErrorCode.METHOD_NOT_FOUND, "Method not found", { method }) : undefined;
+    try {
+      const result = await fn(...(params === undefined ? [] : Array.isArray(params) ? params : [params]));
+      return isCall ? { jsonrpc: "2.0", result: result === undefined ? null : result, id } : undefined;
+    } catch (error) {
+      if (!isCall) return report(error);
+      if (error instanceof RpcError) return { jsonrpc: "2.0", error: error.toJSON(), id };
+      const text = error instanceof Error ? error.message : String(error);
+      return errorReply(id, ErrorCode.APPLICATION_ERROR, text || "Application error");
+    }
+  }
+
+  // Incoming frames -----------------------------------------------------------
+
+  _receive(text) {
+    if (typeof text !== "string") return; // the server sends text frames only
+    let payload;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      return this._reply([errorReply(null, ErrorCode.PARSE_ERROR, "Parse error")], false);
+    }
+    if (!Array.isArray(payload)) return Promise.resolve(this._handle(payload)).then((r) => r && this._reply([r], false));
+    if (!payload.length) return this._reply([errorReply(null, ErrorCode.INVALID_REQUEST, "Invalid Request")], false);
+    return Promise.all(payload.map((m) => this._handle(m))).then((all) => this._reply(all.filter(Boolean), true));
+  }
+
+  _handle(message) {
+    if (!message || typeof message !== "object" || Array.isArray(message)) {
+      return errorReply(null, ErrorCode.INVALID_REQUEST, "Invalid Request");
+    }
+    if ("method" in message) return this._answer(message);
+    if ("error" in message) this._settle(message.id, RpcError.from(message.error));
+    else if ("result" in message) this._settle(message.id, null, message.result);
+    // Anything else is a malformed reply: never answered, or two peers could trade errors forever.
+    return undefined;
+  }
+
+  _reply(replies, batch) {
+    if (!replies.length || !this._ws || this._ws.readyState !== OPEN) return;
+    // Encoded one by one, so a result with no JSON form spoils only its own reply.
+    const parts = replies.map((reply) => {
+      try {
+        return JSON.stringify(reply);
+      } catch (error) {
+        report(error);
+        return JSON.stringify(errorReply(reply.id ?? null, ErrorCode.INTERNAL_ERROR, "Internal error"));
+      }
+    });
+    this._ws.send(batch ? `[${parts.join(",")}]` : parts[0]);
+  }
+
+  // Connection ----------------------------------------------------------------
+
+  _connect() {
+    this._retryTimer = null;
+    let ws;
+    try {
+      ws = new (this.options.WebSocket ?? globalThis.WebSocket)(this.url, this.options.protocols);
+    } catch (error) {
+      report(error);
+      this._ws = null;
+      return this._lost(null, 1006, String(error));
+    }
+    this._ws = ws;
+    if (this.options.connectTimeout) {
+      this._connectTimer = setTimeout(() => this._abandon(ws, "connect timeout"), this.options.connectTimeout);
+    }
+    ws.onopen = () => this._opened(ws);
+    ws.onmessage = (event) => this._receive(event.data);
+    ws.onclose = (event) => this._lost(ws, event.code, event.reason);
+    ws.onerror = () => {}; // a close event follows
+  }
+
+  _opened(ws) {
+    if (ws !== this._ws) return;
+    clearTimeout(this._connectTimer);
+    const previous = this._state;
+    this._state = "open";
+    this._attempt = 0;
+    this._startHeartbeat();
+    this._resubscribe();
+    for (const { text, ids } of this._queue.splice(0)) {
+      if (!ids.length || ids.some((id) => this._pending.has(id))) this._transmit(text, ids);
+    }
+    this._emitState("open", previous, {});
+    for (const waiter of this._waiters.splice(0)) waiter.resolve(this);
+  }
+
+  /** A socket ended (or never opened): fail its calls and reconnect, unless closed. */
+  _lost(ws, code, reason) {
+    if (ws !== this._ws) return;
+    detach(ws);
+    this._ws = null;
+    clearTimeout(this._connectTimer);
+    this._stopHeartbeat();
+    for (const [id, entry] of this._pending) {
+      if (!entry.sent) continue;
+      this._settle(id, new RpcError(`The connection closed before the reply to ${entry.method}`, {
+        code: ErrorCode.DISCONNECTED, data: { method: entry.method, closeCode: code, closeReason: reason },
+      }));
+    }
+    if (this._state === "closed") return;
+    if (!this.options.reconnect) return this._shutdown(code, reason);
+    const { minDelay, maxDelay, factor, jitter } = this.options;
+    const delay = Math.round(Math.min(maxDelay, minDelay * factor ** this._attempt) * (1 - jitter * Math.random()));
+    this._attempt += 1;
+    this._retryTimer = setTimeout(() => this._connect(), delay);
+    this._setState("reconnecting", { code, reason, delay, attempt: this._attempt });
+  }
+
+  /** Give up on a socket that stays silent: the browser could take minutes to notice. */
+  _abandon(ws, reason) {
+    if (ws !== this._ws) return;
+    detach(ws, TIMEOUT_CLOSE, reason);
+    this._lost(ws, TIMEOUT_CLOSE, reason);
+  }
+
+  /** Close the connection for good: no reconnection; pending and queued calls are rejected. */
+  close(code = 1000, reason = "") {
+    if (this._state === "closed") return;
+    detach(this._ws, code, reason);
+    this._ws = null;
+    this._shutdown(code, reason);
+  }
+
+  _shutdown(code, reason) {
+    clearTimeout(this._retryTimer);
+    clearTimeout(this._connectTimer);
+    globalThis.removeEventListener?.("online", this._online);
+    this._stopHeartbeat();
+    this._setState("closed", { code, reason });
+    const error = this._closedError();
+    this._queue = [];
+    for (const id of [...this._pending.keys()]) this._settle(id, error);
+    for (const sub of this._subs.values()) if (!sub.confirmed) sub.reject(error);
+    for (const waiter of this._waiters.splice(0)) waiter.reject(error);
+  }
+
+  _startHeartbeat() {
+    const every = this.options.heartbeatInterval;
+    if (!every) return;
+    this._heartbeatTimer = setInterval(() => this._heartbeat(), every);
+  }
+
+  _stopHeartbeat() {
+    clearInterval(this._heartbeatTimer);
+    this._heartbeatTimer = null;
+    this._pinging = false;
+  }
+
+  _heartbeat() {
+    if (this._pinging || this._state !== "open") return;
+    const ws = this._ws;
+    this._pinging = true;
+    const timeout = this.options.heartbeatTimeout || this.options.heartbeatInterval;
+    this.call("rpc.ping", undefined, { timeout }).then(
+      () => {},
+      (error) => {
+        // No pong in time: the socket may be half-open. Drop it now rather than wait for a
+        // close handshake that will not come.
+        if (error.code === ErrorCode.TIMED_OUT) this._abandon(ws, "heartbeat timeout");
+      },
+    ).finally(() => {
+      if (ws === this._ws) this._pinging = false;
+    });
+  }
+
+  _setState(state, extra) {
+    const previous = this._state;
+    this._state = state;
+    this._emitState(state, previous, extra);
+  }
+
+  _emitState(state, previous, extra) {
+    this._emit("state", { state, previous, ...extra });
+    this._emit(state, { state, previous, ...extra });
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+export default WsRpcClient;

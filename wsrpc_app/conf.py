@@ -32,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
     # Limits (None disables each).
     "MAX_MESSAGE_BYTES": 1024 * 1024,
     "MAX_BATCH_LENGTH": 100,
-    "MAX_IN_FLIGHT": 64,
+    "MAX_IN_FLIGHT": 128,  # the requests of a batch count one by one: keep it >= MAX_BATCH_LENGTH
     "MAX_SUBSCRIPTIONS": 100,
     "PUBLISH_RATE": 50.0,
     "MAX_OUTBOUND_QUEUE": 1000,

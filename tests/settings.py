@@ -29,6 +29,10 @@ if _LAYER == "redis":
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 **_REDIS,
+                # redis-py 8 reads with a 5 s socket timeout by default, which
+                # cuts the layer's 5 s BZPOPMIN short: receive() raises
+                # TimeoutError whenever a channel is idle (channels_redis#422).
+                "hosts": [{"address": _REDIS["hosts"][0], "socket_timeout": 15}],
                 "capacity": 100_000,
                 "group_expiry": int(os.environ.get("WSRPC_TEST_GROUP_EXPIRY", "86400")),
             },
@@ -47,15 +51,26 @@ WSRPC = {
         "tests.methods.Shapes",
         "demo_project.methods",
         "demo_project.methods.Calculator",
+        "tests.secured_methods",
+        "tests.secured_methods.StaffTools",
     ],
     "CALL_TIMEOUT": float(os.environ.get("WSRPC_TEST_CALL_TIMEOUT", "2.0")),
     "MAX_IN_FLIGHT": 16,
-    "MAX_MESSAGE_BYTES": 64 * 1024,
+    "MAX_MESSAGE_BYTES": int(os.environ.get("WSRPC_TEST_MAX_MESSAGE_BYTES", str(64 * 1024))),
     "MAX_BATCH_LENGTH": 50,
     "METHOD_TIME_LIMIT": 5.0,
     "MAX_SUBSCRIPTIONS": 20,
     "PUBLISH_RATE": float(os.environ.get("WSRPC_TEST_PUBLISH_RATE", "2000")),
     "MAX_OUTBOUND_QUEUE": int(os.environ.get("WSRPC_TEST_OUTBOUND_QUEUE", "1000")),
+    # The knobs below, for the servers of the security tests: "0" means None (no limit).
+    "IDLE_TIMEOUT": float(os.environ.get("WSRPC_TEST_IDLE_TIMEOUT", "90")) or None,
+    "MAX_LIFESPAN": float(os.environ.get("WSRPC_TEST_MAX_LIFESPAN", "0")) or None,
+    "MIDDLEWARES": [path for path in os.environ.get("WSRPC_TEST_MIDDLEWARES", "").split(",") if path],
+    "ALLOW_NO_ORIGIN": os.environ.get("WSRPC_TEST_ALLOW_NO_ORIGIN", "1") == "1",
+    # Comma-separated; unset means None (the hosts of ALLOWED_HOSTS).
+    "ALLOWED_ORIGINS": (
+        os.environ["WSRPC_TEST_ALLOWED_ORIGINS"].split(",") if "WSRPC_TEST_ALLOWED_ORIGINS" in os.environ else None
+    ),
 }
 
 LOGGING = {

@@ -210,13 +210,16 @@ def test_other_configured_alias_passes() -> None:
 
 # W002 -------------------------------------------------------------------------
 
+#: A Redis host whose reads outwait RedisChannelLayer's 5 s blocking pop (see W003).
+SLOW_READS = {"address": "redis://x", "socket_timeout": 15}
+
 
 @pytest.mark.parametrize(
     "layer",
     [
         {"BACKEND": "channels.layers.InMemoryChannelLayer"},
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://x"]}},
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"capacity": 999}},
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [SLOW_READS]}},
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [SLOW_READS], "capacity": 999}},
     ],
     ids=["memory-default", "redis-default", "redis-999"],
 )
@@ -229,12 +232,44 @@ def test_w002_small_capacity(layer: dict[str, Any]) -> None:
     "layer",
     [
         {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}},
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"capacity": 50_000}},
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [SLOW_READS], "capacity": 50_000}},
         {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": ["redis://x"]}},
     ],
     ids=["memory-1000", "redis-50000", "pubsub"],
 )
 def test_w002_not_for_enough_capacity_or_unbounded_layers(layer: dict[str, Any]) -> None:
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
+        assert wsrpc_ids() == []
+
+
+# W003 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        None,
+        ["redis://x"],
+        [{"address": "redis://x"}],
+        [{"address": "redis://x", "socket_timeout": 5}],
+        [SLOW_READS, "redis://y"],
+    ],
+    ids=["default", "url", "dict-without", "dict-5s", "one-of-two"],
+)
+def test_w003_redis_layer_without_a_long_socket_timeout(hosts: Any) -> None:
+    config: dict[str, Any] = {"capacity": 5000}
+    if hosts is not None:
+        config["hosts"] = hosts
+    with override_settings(
+        CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
+    ):
+        assert wsrpc_ids() == ["wsrpc_app.W003"]
+
+
+@pytest.mark.parametrize("timeout", [15, 5.5, None])
+def test_w003_not_with_a_long_or_no_socket_timeout(timeout: Any) -> None:
+    host = {"address": "redis://x", "socket_timeout": timeout}
+    layer = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host], "capacity": 5000}}
     with override_settings(CHANNEL_LAYERS={"default": layer}):
         assert wsrpc_ids() == []
 

@@ -13,6 +13,7 @@ E006           no channel layer is configured under ``CHANNEL_LAYER``
 E007           a limit or timeout is not a positive number or None
 E008           ``TOPIC_DEFAULT_POLICY`` is not "deny" or "allow"
 W002           the channel layer's capacity is too small for fan-out
+W003           ``RedisChannelLayer`` on redis-py 8 without a ``socket_timeout``
 E009           a ``MIDDLEWARES`` entry does not import or is not callable
 E010           ``ALLOWED_ORIGINS`` is not a list of strings or None, or
                ``ALLOW_NO_ORIGIN`` is not a bool
@@ -124,6 +125,7 @@ def _check_channel_layer(alias: Any) -> list[CheckMessage]:
         backend = layer.get("BACKEND")
         config = layer.get("CONFIG") or {}
         capacity = config.get("capacity", BOUNDED_LAYERS.get(str(backend), MIN_CAPACITY))
+        messages = _check_redis_timeout(alias, backend, config)
         if backend in BOUNDED_LAYERS and isinstance(capacity, int) and capacity < MIN_CAPACITY:
             return [
                 Warning(
@@ -132,9 +134,10 @@ def _check_channel_layer(alias: Any) -> list[CheckMessage]:
                     f"messages silently: set CONFIG['capacity'] to at least {MIN_CAPACITY}, or use "
                     "channels_redis.pubsub.RedisPubSubChannelLayer.",
                     id="wsrpc_app.W002",
-                )
+                ),
+                *messages,
             ]
-        return []
+        return messages
     return [
         Error(
             f"No channel layer {alias!r} in CHANNEL_LAYERS.",
@@ -200,3 +203,34 @@ def _check_origins(user: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _check_redis_timeout(alias: str, backend: Any, config: dict[str, Any]) -> list[CheckMessage]:
+    # redis-py 8 times socket reads out after 5 s, as long as RedisChannelLayer's
+    # blocking pop waits: idle receives then fail (channels_redis#422).
+    if backend != "channels_redis.core.RedisChannelLayer":
+        return []
+    try:
+        from importlib.metadata import version
+
+        major = int(version("redis").split(".")[0])
+    except Exception:
+        return []
+    hosts = config.get("hosts") or ["redis://localhost:6379"]
+    if major < 8 or all(_waits_long_enough(host) for host in hosts):
+        return []
+    return [
+        Warning(
+            f"Channel layer {alias!r} is RedisChannelLayer on redis-py {major} without a socket_timeout above 5 s.",
+            hint="Give each host as a dict, e.g. {'address': 'redis://...', 'socket_timeout': 15}: redis-py's default "
+            "5 s read timeout cuts the layer's 5 s blocking read short, and idle receives fail.",
+            id="wsrpc_app.W003",
+        )
+    ]
+
+
+def _waits_long_enough(host: Any) -> bool:
+    if not isinstance(host, dict) or "socket_timeout" not in host:
+        return False
+    timeout = host["socket_timeout"]
+    return timeout is None or (isinstance(timeout, int | float) and timeout > 5)

@@ -11,7 +11,17 @@ import pytest
 
 import wsrpc_app
 
-ROOT_EXPORTS = ["Connection", "RpcError", "RpcMethods", "rpc_method", "__version__"]
+ROOT_EXPORTS = [
+    "Connection",
+    "RpcError",
+    "RpcMethods",
+    "rpc_method",
+    "publish",
+    "apublish",
+    "notify_user",
+    "anotify_user",
+    "__version__",
+]
 
 
 #: Packages Django loads by convention, never imported by a user's code.
@@ -50,12 +60,17 @@ def test_star_import_gives_exactly_the_root_exports() -> None:
 def test_root_exports_are_the_defining_objects() -> None:
     from wsrpc_app.connection import Connection
     from wsrpc_app.errors import RpcError
+    from wsrpc_app.publishing import anotify_user, apublish, notify_user, publish
     from wsrpc_app.registry import RpcMethods, rpc_method
 
     assert wsrpc_app.Connection is Connection
     assert wsrpc_app.RpcError is RpcError
     assert wsrpc_app.RpcMethods is RpcMethods
     assert wsrpc_app.rpc_method is rpc_method
+    assert wsrpc_app.publish is publish
+    assert wsrpc_app.apublish is apublish
+    assert wsrpc_app.notify_user is notify_user
+    assert wsrpc_app.anotify_user is anotify_user
 
 
 def test_version_is_a_release_string() -> None:

@@ -116,10 +116,15 @@ class Hub:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        tasks, self._tasks = self._tasks, []
+        # Cancel until done: on Python 3.11, asyncio.wait_for (which redis-py
+        # awaits inside channels_redis' receive) can swallow a cancellation that
+        # races with its result (CPython gh-86296), leaving the reader running.
+        while tasks:
+            for task in tasks:
+                task.cancel()
+            _, still = await asyncio.wait(tasks, timeout=0.5)
+            tasks = list(still)
 
     # Subscriptions ----------------------------------------------------------
 

@@ -41,7 +41,7 @@ def _missing_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # sync Playwright runs a loop in this thread: stop it before the async tests
 def browser() -> Iterator[Any]:
     """One headless Chromium for the session."""
     problem = _missing_browser()

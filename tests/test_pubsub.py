@@ -169,6 +169,18 @@ async def test_events_keep_their_publish_order(topics: None) -> None:
     assert received == list(range(50))
 
 
+async def test_pipelined_publishes_keep_their_order(topics: None) -> None:
+    # The speaker sends them all without waiting for a reply (as many as
+    # MAX_IN_FLIGHT allows): the first ones wait for the permission rows, the
+    # later ones could be answered from the cache.
+    async with connected() as listener, connected() as speaker:
+        await subscribe(listener, "news")
+        for i in range(16):
+            await speaker.ws.send_json_to({"jsonrpc": "2.0", "method": "rpc.publish", "params": ["news", i], "id": i})
+        received = [(await listener.notification())["params"]["data"] for _ in range(16)]
+    assert received == list(range(16))
+
+
 # Refusals -----------------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from types import EllipsisType
 from typing import Any
 
@@ -10,11 +12,13 @@ from .dispatch import Dispatcher
 from .endpoint import Endpoint, params_of
 from .errors import InvalidRequest, PermissionDenied, RpcError, TooManyRequests
 from .ratelimit import TokenBucket
-from .registry import Registry
+from .registry import Method, Registry
 from .topics import validate_pattern, validate_topic
 from .types import Params
 
 __all__ = ["Connection", "HttpConnection"]
+
+logger = logging.getLogger("wsrpc")
 
 
 class Connection:
@@ -42,6 +46,7 @@ class Connection:
         self.subscriptions: set[str] = set()
         self.max_subscriptions = max_subscriptions
         self.publish_bucket = TokenBucket(publish_rate)
+        self._publishing = asyncio.Lock()
         self.closed = False
 
     def __repr__(self) -> str:
@@ -80,9 +85,15 @@ class Connection:
         dispatcher = self.dispatcher
         if dispatcher is None:
             return self.registry
-        return Registry(
-            [m for m in self.registry if await dispatcher.refusal(m, self) is None], allow_reserved=True
-        )
+        return Registry([m for m in self.registry if await self._may_call(dispatcher, m)], allow_reserved=True)
+
+    async def _may_call(self, dispatcher: Dispatcher, method: Method) -> bool:
+        try:
+            return await dispatcher.refusal(method, self) is None
+        except Exception:
+            # One broken permission class must not take rpc.discover down for everyone.
+            logger.exception("checking the permissions of %r failed; rpc.discover leaves it out", method.name)
+            return False
 
     # Topics -----------------------------------------------------------------
 
@@ -130,9 +141,12 @@ class Connection:
         validate_topic(topic)
         if not self.publish_bucket.take():
             raise TooManyRequests("Publishing too fast", data={"publish_rate": self.publish_bucket.rate})
-        if not await aallowed(self.user, "publish", topic):
-            raise PermissionDenied(data={"topic": topic, "action": "publish"})
-        await apublish(topic, data)
+        # Requests run concurrently, but one connection's publishes go out in
+        # the order they came in, even when the client does not wait for replies.
+        async with self._publishing:
+            if not await aallowed(self.user, "publish", topic):
+                raise PermissionDenied(data={"topic": topic, "action": "publish"})
+            await apublish(topic, data)
         return {"topic": topic}
 
     def deliver(self, frame: str) -> None:

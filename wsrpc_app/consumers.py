@@ -153,15 +153,17 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self.last_seen = asyncio.get_running_loop().time()
+        # The limit is on frames, binary ones included: a large binary frame
+        # closes the connection as a large text frame does.
+        if self._too_big(text_data if text_data is not None else bytes_data or b""):
+            logger.info("closing a connection that sent a frame over %s bytes", self.max_message_bytes)
+            await self.endpoint.close()
+            await self._close_too_big()
+            return
         if text_data is None:
             await self.endpoint.send(
                 protocol.error_reply(None, InvalidRequest(data="binary frames are not accepted; send JSON as text"))
             )
-            return
-        if self._too_big(text_data):
-            logger.info("closing a connection that sent a frame over %s bytes", self.max_message_bytes)
-            await self.endpoint.close()
-            await self._close_too_big()
             return
         await self.endpoint.receive(text_data)
 
@@ -172,11 +174,11 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
             logger.debug("the server refused close code 1009 (%s); closing with 4009", exc)
             await self.close(code=CloseCode.MESSAGE_TOO_BIG_PRIVATE)
 
-    def _too_big(self, text: str) -> bool:
+    def _too_big(self, data: str | bytes) -> bool:
         limit = self.max_message_bytes
-        if limit is None or len(text) * 4 <= limit:  # UTF-8 takes at most 4 bytes a character
+        if limit is None or len(data) * 4 <= limit:  # UTF-8 takes at most 4 bytes a character
             return False
-        return len(text) > limit or len(text.encode()) > limit
+        return len(data) > limit or (isinstance(data, str) and len(data.encode()) > limit)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self._stop_timers()

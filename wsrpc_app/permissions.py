@@ -18,6 +18,7 @@ A refusal answers -32001 (not authenticated) to an anonymous caller and
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 __all__ = [
@@ -32,8 +33,15 @@ __all__ = [
 
 
 def as_permission(permission: Any) -> Any:
-    """An instance, from a permission class or instance (ours or DRF's)."""
-    return permission() if isinstance(permission, type) else permission
+    """An instance, from a permission class or instance (ours or DRF's).
+
+    DRF's own operators (``IsAuthenticated & IsAdminUser``) make a holder of
+    classes with no ``has_permission``: calling it builds the instance, as
+    DRF's views do.
+    """
+    if isinstance(permission, type) or not hasattr(permission, "has_permission"):
+        return permission()
+    return permission
 
 
 class _Composable(type):
@@ -62,6 +70,11 @@ class BasePermission(metaclass=_Composable):
     def has_permission(self, connection: Any, method: Any) -> bool:
         return True
 
+    def __call__(self) -> BasePermission:
+        # DRF's operators instantiate what they hold (IsAuthenticated & HasPerms("x")):
+        # an instance stands for itself.
+        return self
+
     def __and__(self, other: Any) -> BasePermission:
         return And(self, as_permission(other))
 
@@ -75,13 +88,21 @@ class BasePermission(metaclass=_Composable):
 class And(BasePermission):
     def __init__(self, first: Any, second: Any) -> None:
         self.first, self.second = first, second
-        self.message = getattr(second, "message", BasePermission.message)
+        # Which one refused, per thread: one instance serves every connection,
+        # and checks run concurrently in worker threads.
+        self._refused = threading.local()
+
+    @property
+    def message(self) -> str:  # type: ignore[override]  # a class attribute elsewhere
+        refusing = getattr(self._refused, "permission", self.second)
+        return str(getattr(refusing, "message", BasePermission.message))
 
     def has_permission(self, connection: Any, method: Any) -> bool:
-        if not self.first.has_permission(connection, method):
-            self.message = getattr(self.first, "message", BasePermission.message)
-            return False
-        return bool(self.second.has_permission(connection, method))
+        for permission in (self.first, self.second):
+            if not permission.has_permission(connection, method):
+                self._refused.permission = permission
+                return False
+        return True
 
 
 class Or(BasePermission):

@@ -15,6 +15,8 @@ from .errors import NoSuchTopic
 
 __all__ = [
     "MAX_LENGTH",
+    "TOPIC_REGEX",
+    "PATTERN_REGEX",
     "validate_topic",
     "validate_pattern",
     "is_pattern",
@@ -25,6 +27,9 @@ __all__ = [
 
 MAX_LENGTH = 200
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+\Z")
+#: The same rules as regular expressions of JSON Schema (ECMA 262), for documents describing them.
+TOPIC_REGEX = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+PATTERN_REGEX = r"^([A-Za-z0-9_-]+|\*|#)(\.([A-Za-z0-9_-]+|\*|#))*$"
 _WILDCARDS = ("*", "#")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import PublishView, RpcView, TopicsView
+from .views import AsyncApiView, DocsView, OpenRpcView, PublishView, RpcView, TopicsView
 
 __all__ = ["urlpatterns"]
 
@@ -14,4 +14,7 @@ urlpatterns = [
     path("rpc/", RpcView.as_view(), name="rpc"),
     path("publish/", PublishView.as_view(), name="publish"),
     path("topics/", TopicsView.as_view(), name="topics"),
+    path("openrpc.json", OpenRpcView.as_view(), name="openrpc"),
+    path("asyncapi.json", AsyncApiView.as_view(), name="asyncapi"),
+    path("docs/", DocsView.as_view(), name="docs"),
 ]

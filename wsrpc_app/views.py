@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponse
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response as DrfResponse
 from rest_framework.views import APIView
@@ -16,6 +17,7 @@ from . import protocol
 from .access import allowed
 from .conf import get_registry, wsrpc_settings
 from .connection import HttpConnection
+from .docs import asyncapi_document, openrpc_document, page_context
 from .errors import InvalidRequest, RpcError
 from .models import Topic
 from .protocol import Batch, Invalid, Response
@@ -23,7 +25,7 @@ from .publishing import publish
 from .server import server_dispatcher
 from .topics import MAX_LENGTH, is_pattern, validate_topic
 
-__all__ = ["RpcView", "PublishView", "TopicsView"]
+__all__ = ["RpcView", "PublishView", "TopicsView", "OpenRpcView", "AsyncApiView", "DocsView", "caller_topics"]
 
 CONTENT_TYPE = "application/json"
 
@@ -100,18 +102,54 @@ class TopicsView(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
-        topics = []
-        for topic in Topic.objects.all():
-            can_subscribe = allowed(request.user, "subscribe", topic.name)
-            can_publish = not is_pattern(topic.name) and allowed(request.user, "publish", topic.name)
-            if can_subscribe or can_publish:
-                topics.append(
-                    {
-                        "name": topic.name,
-                        "description": topic.description,
-                        "pattern": is_pattern(topic.name),
-                        "subscribe": can_subscribe,
-                        "publish": can_publish,
-                    }
-                )
-        return DrfResponse(topics)
+        return DrfResponse(caller_topics(request.user))
+
+
+def caller_topics(user: Any) -> list[dict[str, Any]]:
+    """The ``Topic`` rows ``user`` may subscribe or publish to, and what they may do there."""
+    topics = []
+    for topic in Topic.objects.all():
+        can_subscribe = allowed(user, "subscribe", topic.name)
+        can_publish = not is_pattern(topic.name) and allowed(user, "publish", topic.name)
+        if can_subscribe or can_publish:
+            topics.append(
+                {
+                    "name": topic.name,
+                    "description": topic.description,
+                    "pattern": is_pattern(topic.name),
+                    "subscribe": can_subscribe,
+                    "publish": can_publish,
+                }
+            )
+    return topics
+
+
+class OpenRpcView(APIView):
+    """``GET``: the OpenRPC 1.3 document of the methods the caller may call (what ``rpc.discover`` answers)."""
+
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+        return DrfResponse(openrpc_document(request))
+
+
+class AsyncApiView(APIView):
+    """``GET``: the AsyncAPI 3.0 document of the WebSocket, its operations and the caller's topics."""
+
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+        return DrfResponse(asyncapi_document(request, caller_topics(request.user)))
+
+
+class DocsView(APIView):
+    """``GET``: both documents as a page, with a form to try each method; no asset from elsewhere."""
+
+    permission_classes = [AllowAny]
+    renderer_classes = [TemplateHTMLRenderer]
+    template_name = "wsrpc_app/docs.html"
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+        return DrfResponse(page_context(request, caller_topics(request.user)))

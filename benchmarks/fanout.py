@@ -1,0 +1,497 @@
+"""W4 fan-out: one publisher, many subscribers on two server processes, one topic.
+
+Every subscriber subscribes to ``chat.lobby`` (half of them on each server
+process, the publisher on the first); the publisher then publishes
+``--events`` events, each ~100 bytes of JSON data carrying its sequence number
+and its send time (``perf_counter_ns``; one client process holds every
+socket, so one clock serves both ends). Two modes:
+
+- ``burst``: publish as fast as the publisher's window of unanswered requests allows;
+- ``steady``: publish at ``--rate`` events per second.
+
+Measured per run: deliveries per second (events × subscribers delivered, over
+the time from the first publish to the last delivery), p50/p99 latency
+(receive time − send time), and lost events: a run ends at a deadline and
+counts what never arrived. Also the CPU time the two servers, Redis and the
+client used per delivery, which stays meaningful when the client is the
+bottleneck.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import asyncio
+import dataclasses
+import functools
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from . import report
+from .client import Connection, Publisher, call_each, close_all, open_many
+from .harness import Fleet, Usage, difference, loop_factory, progress, wait_for_quiet
+from .peers import PEERS, Peer, peer_named
+from .stats import Spread, percentile
+
+__all__ = ["MODES", "Options", "RunResult", "Series", "add_arguments", "compare", "main", "measure", "render"]
+
+#: The demo data's public topic: anyone may subscribe and publish.
+TOPIC = "chat.lobby"
+MODES = ("burst", "steady")
+#: Server processes the subscribers are split over.
+PROCESSES = 2
+PAYLOAD_BYTES = 100
+_PAD = "x" * (PAYLOAD_BYTES - len(orjson.dumps({"seq": 100, "t": 10**15, "pad": ""})))
+
+DEFAULTS = {"subscribers": 500, "events": 100, "runs": 3}
+QUICK = {"subscribers": 20, "events": 20, "runs": 1}
+
+
+def payload(seq: int) -> dict[str, Any]:
+    """An event's data: ~100 bytes of JSON, stamped with the time it is sent."""
+    return {"seq": seq, "t": time.perf_counter_ns(), "pad": _PAD}
+
+
+# Options ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What to compare and how hard."""
+
+    subscribers: int = DEFAULTS["subscribers"]
+    events: int = DEFAULTS["events"]
+    runs: int = DEFAULTS["runs"]
+    modes: tuple[str, ...] = MODES
+    peers: tuple[Peer, ...] = PEERS
+    #: Events per second in steady mode (× 500 subscribers: 10,000 deliveries/s, well within what wsrpc serves).
+    rate: float = 20.0
+    #: Most publish requests unanswered at once (wsrpc's test settings allow 16 in flight).
+    window: int = 16
+    #: Seconds a run may take beyond its publishing schedule before what is missing counts as lost.
+    timeout: float = 30.0
+    #: Seconds between the last subscription and the first publish.
+    settle: float = 0.2
+    #: Before each run, wait up to ``quiet_wait`` seconds for other programs to use at most ``quiet_load`` cores.
+    quiet_load: float = 0.25
+    quiet_wait: float = 5.0
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    loop: str = "auto"
+    keep_logs: bool = False
+    #: Run every server under py-spy and write its samples and a summary here.
+    profile_dir: Path | None = None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--subscribers", type=int, help=f"subscribers per run (default {DEFAULTS['subscribers']})")
+    parser.add_argument("--events", type=int, help=f"events published per run (default {DEFAULTS['events']})")
+    parser.add_argument("--runs", type=int, help=f"runs per peer and mode (default {DEFAULTS['runs']})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke-test sizes: {subscribers} subscribers, {events} events, {runs} run (explicit flags win)".format(
+            **QUICK
+        ),
+    )
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: burst, steady (default both)")
+    parser.add_argument(
+        "--peers", default=",".join(p.name for p in PEERS), help="comma-separated peer names (default all)"
+    )
+    parser.add_argument("--rate", type=float, default=Options.rate, help="steady mode: events per second")
+    parser.add_argument("--window", type=int, default=Options.window, help="publish requests in flight at most")
+    parser.add_argument("--timeout", type=float, default=Options.timeout, help="seconds a run may overrun")
+    parser.add_argument("--settle", type=float, default=Options.settle, help="seconds from subscribing to publishing")
+    parser.add_argument(
+        "--quiet-load", type=float, default=Options.quiet_load, help="cores other programs may use when a run starts"
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=Options.quiet_wait, help="seconds to wait for that before each run (0: off)"
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", Options.redis_url))
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the client's loop")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs and print where")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="run every server under py-spy; write its samples and a summary (DIR/profile.md) there",
+    )
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    sizes = QUICK if args.quick else DEFAULTS
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        raise SystemExit(f"unknown mode(s): {', '.join(sorted(unknown))}; known: {', '.join(MODES)}")
+    try:
+        peers = tuple(peer_named(n.strip()) for n in args.peers.split(",") if n.strip())
+    except KeyError as exc:
+        raise SystemExit(exc.args[0]) from None
+    options = Options(
+        subscribers=args.subscribers or sizes["subscribers"],
+        events=args.events or sizes["events"],
+        runs=args.runs or sizes["runs"],
+        modes=modes,
+        peers=peers,
+        rate=args.rate,
+        window=args.window,
+        timeout=args.timeout,
+        settle=args.settle,
+        quiet_load=args.quiet_load,
+        quiet_wait=args.quiet_wait,
+        redis_url=args.redis_url,
+        loop=args.loop,
+        keep_logs=args.keep_logs,
+        profile_dir=args.profile,
+    )
+    if options.subscribers < PROCESSES or options.events < 1 or options.runs < 1 or options.rate <= 0:
+        raise SystemExit("need at least 2 subscribers, 1 event, 1 run and a positive rate")
+    return options
+
+
+# One run ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What one run measured."""
+
+    expected: int
+    delivered: int
+    duplicates: int
+    #: Frames that were not events of this run.
+    stray: int
+    #: Subscriber connections that closed during the run.
+    dropped_connections: int
+    publish_errors: int
+    #: Why the run stopped before every event was delivered, if it did.
+    incomplete: str | None
+    #: From the first publish to the last delivery.
+    elapsed_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    #: CPU seconds over the run, from the first publish to its end.
+    server_cpu_s: float | None
+    redis_cpu_s: float | None
+    client_cpu_s: float
+    #: CPU seconds used by everything else on the machine (other programs disturb the run).
+    other_cpu_s: float | None
+    #: Wall seconds over which the CPU times were taken.
+    window_s: float
+
+    @property
+    def lost(self) -> int:
+        return self.expected - self.delivered
+
+    @property
+    def deliveries_per_s(self) -> float:
+        return self.delivered / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def per_delivery_us(self, seconds: float | None) -> float:
+        if seconds is None or not self.delivered:
+            return float("nan")
+        return seconds / self.delivered * 1e6
+
+
+class Tally:
+    """Deliveries of one run, across every subscriber."""
+
+    def __init__(self, events: int, subscribers: int) -> None:
+        self.events = events
+        self.expected = events * subscribers
+        self.delivered = 0
+        self.duplicates = 0
+        self.stray = 0
+        self.last_ns = 0
+        self.latencies = array.array("q")
+        self.complete = asyncio.Event()
+
+    def listen(self, connection: Connection) -> None:
+        """Record every event ``connection`` receives from now on."""
+        seen = bytearray(self.events)
+        loads, clock, latencies = orjson.loads, time.perf_counter_ns, self.latencies
+
+        def record(frame: bytes) -> None:
+            now = clock()
+            try:
+                data = loads(frame)["params"]["data"]
+                seq, sent = data["seq"], data["t"]
+                repeated = seen[seq]
+            except (KeyError, TypeError, IndexError, orjson.JSONDecodeError):
+                self.stray += 1
+                return
+            if repeated:
+                self.duplicates += 1
+                return
+            seen[seq] = 1
+            latencies.append(now - sent)
+            self.last_ns = now
+            self.delivered += 1
+            if self.delivered == self.expected:
+                self.complete.set()
+
+        connection.on_text = record
+
+
+async def _publish(publisher: Publisher, options: Options, mode: str) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for seq in range(options.events):
+        if mode == "steady":
+            delay = start + seq / options.rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await publisher.publish(functools.partial(payload, seq))
+    await publisher.wait_answered()
+
+
+async def measure(
+    subscriber_urls: Sequence[str],
+    publisher_url: str,
+    mode: str,
+    options: Options,
+    pids: Sequence[int | None] = (),
+) -> RunResult:
+    """One run: connect and subscribe everyone, publish, wait for every delivery or the deadline."""
+    subscribers = await open_many(subscriber_urls)
+    connections = list(subscribers)
+    redis = Redis.from_url(options.redis_url)
+    try:
+        connections += await open_many([publisher_url])
+        await call_each(subscribers, "rpc.subscribe", {"topic": TOPIC})
+        tally = Tally(options.events, len(subscribers))
+        for connection in subscribers:
+            tally.listen(connection)
+        publisher = Publisher(connections[-1], TOPIC, window=options.window)
+        await asyncio.sleep(options.settle)
+
+        schedule = options.events / options.rate if mode == "steady" else 0.0
+        before = await Usage.now(pids, redis)
+        incomplete = None
+        try:
+            async with asyncio.timeout(schedule + options.timeout):
+                await _publish(publisher, options, mode)
+                await tally.complete.wait()
+        except TimeoutError:
+            incomplete = f"deadline ({schedule + options.timeout:g} s) passed"
+        except ConnectionError as exc:
+            incomplete = str(exc)
+        after = await Usage.now(pids, redis)
+        dropped = sum(connection.closed.done() for connection in subscribers)
+    finally:
+        await close_all(connections)
+        await redis.aclose()
+
+    latencies = sorted(tally.latencies)
+    first = publisher.first_sent_ns
+    return RunResult(
+        expected=tally.expected,
+        delivered=tally.delivered,
+        duplicates=tally.duplicates,
+        stray=tally.stray,
+        dropped_connections=dropped,
+        publish_errors=len(publisher.errors),
+        incomplete=incomplete,
+        elapsed_s=(tally.last_ns - first) / 1e9 if tally.delivered and first else 0.0,
+        p50_ms=percentile(latencies, 0.50) / 1e6,
+        p99_ms=percentile(latencies, 0.99) / 1e6,
+        max_ms=latencies[-1] / 1e6 if latencies else float("nan"),
+        server_cpu_s=difference(after.servers, before.servers),
+        redis_cpu_s=difference(after.redis, before.redis),
+        client_cpu_s=after.client - before.client,
+        other_cpu_s=after.others_since(before),
+        window_s=after.wall - before.wall,
+    )
+
+
+# The comparison ---------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """The runs of one peer in one mode."""
+
+    peer: Peer
+    mode: str
+    runs: tuple[RunResult, ...]
+
+    def spread(self, quantity: Callable[[RunResult], float]) -> Spread:
+        return Spread.of([v for v in map(quantity, self.runs) if not math.isnan(v)])
+
+    @property
+    def lost(self) -> int:
+        return sum(r.lost for r in self.runs)
+
+    @property
+    def failures(self) -> int:
+        """Lost events, publish errors and dropped connections, over every run."""
+        return sum(r.lost + r.publish_errors + r.dropped_connections for r in self.runs)
+
+
+def compare(options: Options) -> list[Series]:
+    """Run every mode of every peer ``options.runs`` times; the results in peer order.
+
+    Every peer's servers run from the start, and each round runs every peer
+    once (rotating which goes first), so that a disturbance from outside
+    lands on all peers rather than on the runs of one.
+    """
+    runs: dict[tuple[Peer, str], list[RunResult]] = {(p, m): [] for p in options.peers for m in options.modes}
+    fleet = Fleet(
+        options.peers,
+        PROCESSES,
+        redis_url=options.redis_url,
+        events=options.events,
+        profile_dir=options.profile_dir,
+        keep_logs=options.keep_logs,
+    )
+    with fleet, asyncio.Runner(loop_factory=loop_factory(options.loop)) as runner:
+        warmup = dataclasses.replace(options, events=10, settle=0.0)
+        for peer in options.peers:
+            processes = fleet.processes(peer)
+            runner.run(measure([p.ws_url for p in processes] * 5, processes[0].ws_url, "burst", warmup))
+        for number in range(1, options.runs + 1):
+            shift = (number - 1) % len(options.peers)
+            for peer in options.peers[shift:] + options.peers[:shift]:
+                processes = fleet.processes(peer)
+                urls = [processes[i % PROCESSES].ws_url for i in range(options.subscribers)]
+                pids = [p.pid for p in processes]
+                for mode in options.modes:
+                    runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
+                    result = runner.run(measure(urls, processes[0].ws_url, mode, options, pids))
+                    progress(_line(peer, mode, number, result))
+                    runs[peer, mode].append(result)
+    return [Series(peer, mode, tuple(results)) for (peer, mode), results in runs.items()]
+
+
+def _line(peer: Peer, mode: str, number: int, result: RunResult) -> str:
+    other = f"{result.other_cpu_s / result.window_s:.2f}" if result.other_cpu_s is not None else "?"
+    text = (
+        f"{peer.name:<24} {mode:<6} run {number}: {result.deliveries_per_s:>9,.0f} deliveries/s"
+        f"  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  lost {result.lost}  other load {other} cores"
+    )
+    if result.dropped_connections or result.publish_errors:
+        text += f"  dropped connections {result.dropped_connections}  publish errors {result.publish_errors}"
+    return text + (f"  INCOMPLETE: {result.incomplete}" if result.incomplete else "")
+
+
+# Report -------------------------------------------------------------------------
+
+
+def _frame_bytes() -> int:
+    data = orjson.dumps(payload(0)).decode()
+    return len(f'{{"jsonrpc":"2.0","method":"rpc.event","params":{{"topic":"{TOPIC}","data":{data}}}}}')
+
+
+def render(results: Sequence[Series], options: Options, command: str, env: dict[str, str]) -> str:
+    """The Markdown section of RESULTS.md for these results."""
+    lines = [
+        "## W4 fan-out",
+        "",
+        f"- Date: {env['date']}",
+        f"- Command: `{command}`",
+        f"- Machine: {env['machine']}; {env['python']}",
+        f"- Versions: {env['versions']}",
+        f"- Workload: {options.subscribers} subscribers on {PROCESSES} server processes (half on each), one topic, "
+        f"{options.events} events per run, {PAYLOAD_BYTES} bytes of JSON data per event ({_frame_bytes()}-byte "
+        f"`rpc.event` frame), publisher window {options.window} requests; steady mode at {options.rate:g} events/s "
+        f"({options.rate * options.subscribers:,.0f} deliveries/s offered). {options.runs} run(s) per cell: "
+        "median (min–max).",
+        "",
+    ]
+    headers = [
+        "peer",
+        "deliveries/s",
+        "× ceiling",
+        "p50 ms",
+        "p99 ms",
+        "lost",
+        "server CPU µs/delivery",
+        "× ceiling (CPU)",
+        "Redis CPU µs/delivery",
+        "client CPU",
+        "other load",
+    ]
+    for mode in options.modes:
+        series = [s for s in results if s.mode == mode]
+        ceiling = next((s for s in series if s.peer.ceiling), None)
+        top_rate = ceiling.spread(lambda r: r.deliveries_per_s).median if ceiling else float("nan")
+        top_cpu = ceiling.spread(_server_us).median if ceiling else float("nan")
+        rows = []
+        for s in series:
+            rate = s.spread(lambda r: r.deliveries_per_s)
+            cpu = s.spread(_server_us)
+            rows.append(
+                [
+                    f"{s.peer.name}",
+                    rate.format(),
+                    _ratio(rate.median, top_rate),
+                    s.spread(lambda r: r.p50_ms).format(1),
+                    s.spread(lambda r: r.p99_ms).format(1),
+                    str(s.lost),
+                    cpu.format(1),
+                    _ratio(top_cpu, cpu.median),
+                    s.spread(lambda r: r.per_delivery_us(r.redis_cpu_s)).format(1),
+                    s.spread(lambda r: _share(r.client_cpu_s, r.window_s)).format(0, scale=100) + " %",
+                    s.spread(lambda r: _share(r.other_cpu_s, r.window_s)).format(2),
+                ]
+            )
+        lines += [f"### {mode}", "", report.markdown_table(headers, rows, right=range(1, len(headers))), ""]
+    lines += ["Peers:", ""]
+    lines += [f"- `{peer.name}`: {peer.description}" for peer in options.peers]
+    lines += [
+        "",
+        "Columns: deliveries/s = events × subscribers delivered ÷ (last delivery − first publish); latency = receive "
+        "time − send time on the client's one clock; lost = events never delivered by the run's deadline; CPU "
+        "columns = CPU time used (both server processes together; Redis; the client) from the first publish to the "
+        "end of the run, per delivery (client: share of one core); × ceiling = this peer's deliveries/s ÷ the "
+        "ceiling's, and (CPU) the ceiling's server CPU per delivery ÷ this peer's, which other programs on the machine "
+        "disturb much less than rates; other load = cores busy with anything else on the machine meanwhile (compare "
+        "rows of similar load).",
+    ]
+    return "\n".join(lines)
+
+
+def _server_us(run: RunResult) -> float:
+    return run.per_delivery_us(run.server_cpu_s)
+
+
+def _ratio(part: float, whole: float) -> str:
+    return "–" if math.isnan(part) or math.isnan(whole) or not whole else f"{part / whole:.2f}"
+
+
+def _share(seconds: float | None, window: float) -> float:
+    return seconds / window if seconds is not None and window else float("nan")
+
+
+def main(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Run the comparison, print it and write it to RESULTS.md; 1 when anything was lost."""
+    options = options_from(args)
+    results = compare(options)
+    env = report.environment(asyncio.run(_redis_version(options.redis_url)))
+    section = render(results, options, report.command_line(argv), env)
+    print(section)
+    if args.output:
+        report.write_section("fanout", section, Path(args.output))
+    failed = [s for s in results if s.failures]
+    for s in failed:
+        progress(f"FAILED: {s.peer.name} {s.mode}: {s.failures} lost events, publish errors or dropped connections")
+    return 1 if failed else 0
+
+
+async def _redis_version(url: str) -> str | None:
+    redis = Redis.from_url(url)
+    try:
+        return str((await redis.info("server"))["redis_version"])
+    except Exception:  # only for the record
+        return None
+    finally:
+        await redis.aclose()

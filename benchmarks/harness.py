@@ -1,0 +1,200 @@
+"""What every workload needs around its runs: the peers' servers, the client's loop, CPU accounting.
+
+:class:`Fleet` starts every peer's server processes (and migrates wsrpc's
+database once), keeps them up for the whole comparison so that rounds can
+interleave the peers, and on exit stops them, deletes the Redis keys they
+left, and summarises their profiles. :class:`Usage` snapshots CPU time
+(servers, Redis, this process, the whole machine) so that a run can report
+CPU per operation and how busy other programs kept the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from .peers import Peer
+from .processes import PeerProcess, cpu_seconds, machine_cpu_seconds
+from .profiles import Profile
+
+__all__ = ["Fleet", "Usage", "difference", "loop_factory", "progress", "wait_for_quiet"]
+
+
+def progress(text: str) -> None:
+    """A line for the person watching, on stderr."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The client's event loop: ``"uvloop"``, ``"asyncio"``, or ``"auto"`` (uvloop when installed)."""
+    if name == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if name == "uvloop":
+            raise
+        return None
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
+class Fleet:
+    """``count`` server processes of each peer, running for as long as the ``with`` block.
+
+    ``profile_dir`` runs them under py-spy and writes ``profile.md`` there
+    on exit; ``keep_logs`` keeps their logs (the path is printed).
+    """
+
+    def __init__(
+        self,
+        peers: Sequence[Peer],
+        count: int,
+        *,
+        redis_url: str,
+        events: int,
+        profile_dir: Path | None = None,
+        keep_logs: bool = False,
+    ) -> None:
+        self.peers = tuple(peers)
+        self.count = count
+        self.redis_url = redis_url
+        self.events = events
+        self.profile_dir = profile_dir
+        self.keep_logs = keep_logs
+        self.workdir = Path(tempfile.mkdtemp(prefix="wsrpc-bench-"))
+        self._prefixes = {peer: f"wsrpc-bench-{os.getpid()}-{peer.name}" for peer in self.peers}
+        self._processes: dict[Peer, list[PeerProcess]] = {}
+
+    def processes(self, peer: Peer) -> list[PeerProcess]:
+        """The running processes of ``peer``."""
+        return self._processes[peer]
+
+    def __enter__(self) -> Fleet:
+        try:
+            self._start()
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop()
+
+    def _start(self) -> None:
+        db_path = self.workdir / "db.sqlite3"
+        if self.profile_dir is not None:
+            self.profile_dir.mkdir(parents=True, exist_ok=True)
+        if any(peer.kind == "wsrpc" for peer in self.peers):
+            PeerProcess("uvicorn", db_path=db_path, log_dir=self.workdir).migrate()
+        for peer in self.peers:
+            self._processes[peer] = peer.processes(
+                self.count,
+                redis_url=self.redis_url,
+                prefix=self._prefixes[peer],
+                db_path=db_path,
+                events=self.events,
+                profile_dir=self.profile_dir,
+            )
+        everything = [process for processes in self._processes.values() for process in processes]
+        # A few at a time: a dozen Django processes booting at once on two cores would be slower, not faster.
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(process.start) for process in everything]
+        for future in futures:
+            future.result()
+
+    def _stop(self) -> None:
+        try:
+            for processes in self._processes.values():
+                for process in processes:
+                    process.stop()
+            self._forget()
+            if self.profile_dir is not None and self._processes:
+                self._write_profiles()
+        finally:
+            if self.keep_logs:
+                progress(f"server logs kept in {self.workdir}")
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _forget(self) -> None:
+        """Delete the keys the peers left in Redis (RedisChannelLayer's groups and channels)."""
+        redis = SyncRedis.from_url(self.redis_url)
+        try:
+            for prefix in self._prefixes.values():
+                keys = list(redis.scan_iter(match=f"{prefix}*", count=1000))
+                if keys:
+                    redis.delete(*keys)
+        finally:
+            redis.close()
+
+    def _write_profiles(self) -> None:
+        assert self.profile_dir is not None
+        sections = ["# Server profiles (py-spy)", ""]
+        for peer in self.peers:
+            files = sorted(self.profile_dir.glob(f"{peer.name}-*.txt"))
+            sections += [f"## {peer.name}", "", Profile(files).markdown(), ""]
+        summary = self.profile_dir / "profile.md"
+        summary.write_text("\n".join(sections))
+        progress(f"profiles written to {summary}")
+
+
+def difference(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else after - before
+
+
+class Usage:
+    """CPU seconds used so far by the servers, Redis, this process and the whole machine."""
+
+    def __init__(self, servers: float | None, redis: float | None) -> None:
+        self.servers = servers
+        self.redis = redis
+        self.client = time.process_time()
+        self.machine = machine_cpu_seconds()
+        self.wall = time.perf_counter()
+
+    @classmethod
+    async def now(cls, pids: Sequence[int | None], redis: Redis) -> Usage:
+        times = [cpu_seconds(pid) for pid in pids]
+        servers = None if None in times else sum(t for t in times if t is not None)
+        try:
+            info = await redis.info("cpu")
+            redis_cpu: float | None = float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+        except Exception:  # Redis CPU is a nicety; the run stands without it
+            redis_cpu = None
+        return cls(servers, redis_cpu)
+
+    def others_since(self, before: Usage) -> float | None:
+        """CPU seconds everything else on the machine used since ``before``."""
+        machine = difference(self.machine, before.machine)
+        servers = difference(self.servers, before.servers)
+        if machine is None or servers is None:
+            return None
+        redis = difference(self.redis, before.redis) or 0.0
+        return max(0.0, machine - servers - redis - (self.client - before.client))
+
+
+async def wait_for_quiet(load: float, within: float) -> None:
+    """Wait (at most ``within`` seconds) until other programs use at most ``load`` cores."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        machine, client = machine_cpu_seconds(), time.process_time()
+        await asyncio.sleep(0.5)
+        after = machine_cpu_seconds()
+        if machine is None or after is None:
+            return
+        if (after - machine - (time.process_time() - client)) / 0.5 <= load:
+            return

@@ -1,0 +1,48 @@
+"""Run a benchmark workload against every peer and record the results.
+
+Usage (from the repository root, Redis on 127.0.0.1:6379 or ``REDIS_URL``)::
+
+    .venv/bin/python -m benchmarks.run fanout [--subscribers 500] [--events 200] [--runs 3] [--quick] ...
+
+Each workload is a module with ``add_arguments(parser)`` and
+``main(args, argv) -> int``, registered in :data:`WORKLOADS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from . import fanout, report
+
+__all__ = ["WORKLOADS", "build_parser", "main"]
+
+#: Workloads by command name.
+WORKLOADS: dict[str, ModuleType] = {"fanout": fanout}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="workload", required=True, metavar="WORKLOAD")
+    for name, module in WORKLOADS.items():
+        sub = commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__)
+        sub.formatter_class = argparse.RawDescriptionHelpFormatter
+        module.add_arguments(sub)
+        sub.add_argument(
+            "--output",
+            default=str(report.RESULTS),
+            help="the Markdown file whose section for this workload is rewritten ('' to write nothing)",
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    return int(WORKLOADS[args.workload].main(args, argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Summaries of measurements: percentiles of one run, spreads over runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Sequence
+
+__all__ = ["Spread", "percentile"]
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile of already sorted values (``fraction`` 0.5 for p50); NaN when empty."""
+    if not ordered:
+        return float("nan")
+    rank = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
+    return float(ordered[rank])
+
+
+@dataclasses.dataclass(frozen=True)
+class Spread:
+    """The median, lowest and highest of one quantity over several runs."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        if not values:
+            nan = float("nan")
+            return cls(nan, nan, nan)
+        return cls(statistics.median(values), min(values), max(values))
+
+    def format(self, digits: int = 0, *, scale: float = 1.0) -> str:
+        """``median (low–high)``, or the median alone when every run agreed."""
+        median, low, high = (f"{v * scale:,.{digits}f}" for v in (self.median, self.low, self.high))
+        return median if low == high else f"{median} ({low}–{high})"

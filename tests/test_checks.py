@@ -324,6 +324,101 @@ def test_topic_default_policies(policy: str) -> None:
         assert wsrpc_ids() == []
 
 
+# E009 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "middlewares",
+    ["tests.middlewares.outer", {"tests.middlewares.outer": True}, [None], ["tests.middlewares.outer", 3], 3],
+    ids=repr,
+)
+def test_e009_middlewares_not_a_list_of_paths(middlewares: Any) -> None:
+    with override_settings(WSRPC=wsrpc(MIDDLEWARES=middlewares)):
+        assert wsrpc_ids() == ["wsrpc_app.E009"]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "tests.middlewares.no_such_middleware",
+        "wsrpc_no_such_package.middleware",
+        "tests.checks_fixtures.broken_import.middleware",
+        "tests.checks_fixtures.raises_on_import",
+        "",
+    ],
+)
+def test_e009_entry_does_not_import(entry: str) -> None:
+    with override_settings(WSRPC=wsrpc(MIDDLEWARES=["tests.middlewares.outer", entry])):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E009"]
+    assert repr(entry) in messages[0].msg
+    assert "async def middleware(request, handler)" in messages[0].hint
+
+
+@pytest.mark.parametrize("entry", ["tests.middlewares.TRACE", "tests.middlewares"])
+def test_e009_entry_not_callable(entry: str) -> None:
+    with override_settings(WSRPC=wsrpc(MIDDLEWARES=[entry])):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E009"]
+    assert "not callable" in messages[0].msg
+
+
+def test_e009_once_per_bad_entry() -> None:
+    entries = ["tests.middlewares.no_such_middleware", "tests.middlewares.outer", "tests.middlewares.TRACE"]
+    with override_settings(WSRPC=wsrpc(MIDDLEWARES=entries)):
+        assert wsrpc_ids() == ["wsrpc_app.E009", "wsrpc_app.E009"]
+
+
+@pytest.mark.parametrize(
+    "middlewares",
+    [[], ["tests.middlewares.outer", "tests.middlewares.inner"], ("tests.middlewares.record",)],
+    ids=repr,
+)
+def test_middlewares_pass(middlewares: Any) -> None:
+    with override_settings(WSRPC=wsrpc(MIDDLEWARES=middlewares)):
+        assert wsrpc_ids() == []
+
+
+# E010 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["https://example.com", [1], ["https://example.com", None], {"https://example.com"}, 0, b"x"],
+    ids=repr,
+)
+def test_e010_allowed_origins_not_a_list_of_strings(origins: Any) -> None:
+    with override_settings(WSRPC=wsrpc(ALLOWED_ORIGINS=origins)):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E010"]
+    assert "ALLOWED_ORIGINS" in messages[0].msg
+    assert messages[0].hint
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, None, "False"], ids=repr)
+def test_e010_allow_no_origin_not_a_bool(value: Any) -> None:
+    with override_settings(WSRPC=wsrpc(ALLOW_NO_ORIGIN=value)):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E010"]
+    assert "ALLOW_NO_ORIGIN" in messages[0].msg
+
+
+def test_e010_once_per_bad_key() -> None:
+    with override_settings(WSRPC=wsrpc(ALLOWED_ORIGINS="*", ALLOW_NO_ORIGIN="no")):
+        assert wsrpc_ids() == ["wsrpc_app.E010", "wsrpc_app.E010"]
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [None, [], ["*"], ["https://example.com", ".example.org", "localhost"], ("https://example.com",)],
+    ids=repr,
+)
+@pytest.mark.parametrize("allow_no_origin", [True, False])
+def test_origins_pass(origins: Any, allow_no_origin: bool) -> None:
+    with override_settings(WSRPC=wsrpc(ALLOWED_ORIGINS=origins, ALLOW_NO_ORIGIN=allow_no_origin)):
+        assert wsrpc_ids() == []
+
+
 # Together ---------------------------------------------------------------------
 
 

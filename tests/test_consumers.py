@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,14 +15,13 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 
 from tests import django_methods
+from tests.communicators import PATH, connected, request
 from wsrpc_app.consumers import RpcConsumer
 from wsrpc_app.routing import websocket_urlpatterns
 
 # Closing a worker thread's stale DB connection before a sync method needs the
 # database, even for a method that does not use it (see tests/test_views.py).
 pytestmark = pytest.mark.django_db
-
-PATH = "/ws/rpc/"
 
 
 def wsrpc(**overrides: Any) -> dict[str, Any]:
@@ -46,24 +43,6 @@ def recording_consumer() -> tuple[type[RpcConsumer], list[RpcConsumer]]:
             seen.append(self)
 
     return Recording, seen
-
-
-@contextlib.asynccontextmanager
-async def connected(application: Any = None) -> AsyncIterator[WebsocketCommunicator]:
-    communicator = WebsocketCommunicator(application or RpcConsumer.as_asgi(), PATH)
-    accepted, _ = await communicator.connect()
-    assert accepted
-    try:
-        yield communicator
-    finally:
-        await communicator.disconnect()
-
-
-def request(method: str, params: Any = None, id_: Any = 1) -> dict[str, Any]:
-    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": id_}
-    if params is not None:
-        message["params"] = params
-    return message
 
 
 async def call(ws: WebsocketCommunicator, method: str, params: Any = None, id_: Any = 1) -> dict[str, Any]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client, override_settings
 
 from tests import django_methods
-from wsrpc_app.consumers import RpcConsumer
+from tests.communicators import connected, request
 
 # Closing a worker thread's stale DB connection before a call needs the
 # database, even for a method that does not use it (see tests/test_views.py).
@@ -26,23 +25,6 @@ pytestmark = pytest.mark.django_db
 def with_helpers(**overrides: Any) -> dict[str, Any]:
     """WSRPC with the methods of tests/django_methods.py added."""
     return {**settings.WSRPC, "METHODS": [*settings.WSRPC["METHODS"], "tests.django_methods"], **overrides}
-
-
-@contextlib.asynccontextmanager
-async def connected() -> AsyncIterator[WebsocketCommunicator]:
-    communicator = WebsocketCommunicator(RpcConsumer.as_asgi(), "/ws/rpc/")
-    assert (await communicator.connect())[0]
-    try:
-        yield communicator
-    finally:
-        await communicator.disconnect()
-
-
-def request(method: str, params: Any = None, id_: Any = 1) -> dict[str, Any]:
-    message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": id_}
-    if params is not None:
-        message["params"] = params
-    return message
 
 
 async def timed_sleeps(ws: WebsocketCommunicator, *, batch: bool) -> float:

@@ -30,7 +30,9 @@ from websockets.protocol import State
 from websockets.typing import Origin
 from websockets.uri import parse_uri
 
-__all__ = ["Connection", "Publisher", "call_each", "close_all", "open_many", "request"]
+from .dialects import Dialect, Reply
+
+__all__ = ["Caller", "Connection", "Publisher", "call_each", "close_all", "open_many", "request", "subscribe_all"]
 
 #: How many connections are opened, called or closed at once. Also keeps
 #: bare Channels on RedisChannelLayer within redis-py's default pool of 100
@@ -217,6 +219,56 @@ async def call_each(connections: Iterable[Connection], method: str, params: Any)
     return results
 
 
+async def subscribe_all(connections: Sequence[Connection], dialect: Dialect, topic: str) -> int:
+    """Subscribe every connection to ``topic``, a few at a time, in ``dialect``; how many failed."""
+    method, params = dialect.subscribe(topic)
+
+    async def one(connection: Connection) -> bool:
+        reply = await Caller(connection, dialect).call(method, params)
+        return reply.ok and reply.result is not False
+
+    results = await _each(connections, one)
+    return sum(1 for r in results if r is not True)
+
+
+class Caller:
+    """Calls on one connection in any peer's wire format (``dialect``): matches replies to requests.
+
+    Requests the server sends (fastapi-websocket-pubsub's event notifications)
+    are answered at once, as its own client would.
+    """
+
+    def __init__(self, connection: Connection, dialect: Dialect) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Reply]] = {}
+        connection.on_text = self._received
+        connection.closed.add_done_callback(self._lost)
+
+    async def call(self, method: str, params: dict[str, Any]) -> Reply:
+        """Send a request and return its reply (``reply.ok`` false for an error reply)."""
+        request_id = next(self._ids)
+        future = self._pending[request_id] = asyncio.get_running_loop().create_future()
+        self.connection.send(self.dialect.request(request_id, method, params))
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            return await future
+
+    def _received(self, frame: bytes) -> None:
+        reply = self.dialect.parse(frame)
+        if reply.answer is not None and not self.connection.closed.done():
+            self.connection.send(reply.answer)
+        future = self._pending.pop(reply.request_id, None) if reply.request_id is not None else None
+        if future is not None and not future.done():
+            future.set_result(reply)
+
+    def _lost(self, _: object) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError(f"{self.connection.url}: closed before replying"))
+        self._pending.clear()
+
+
 class Publisher:
     """Sends ``rpc.publish`` requests with at most ``window`` unanswered, and counts the answers.
 
@@ -224,9 +276,10 @@ class Publisher:
     answers -32029 past it) while still pipelining; every peer gets the same.
     """
 
-    def __init__(self, connection: Connection, topic: str, *, window: int) -> None:
+    def __init__(self, connection: Connection, topic: str, *, window: int, dialect: Dialect | None = None) -> None:
         self.connection = connection
         self.topic = topic
+        self.dialect = dialect
         self.window = window
         self._free = asyncio.Semaphore(window)
         self._ids = itertools.count(1)
@@ -246,7 +299,10 @@ class Publisher:
         await self._free.acquire()
         if self.connection.closed.done():
             raise ConnectionError("the publisher's connection closed")
-        frame = request(next(self._ids), "rpc.publish", {"topic": self.topic, "data": make_data()})
+        if self.dialect is None:
+            frame = request(next(self._ids), "rpc.publish", {"topic": self.topic, "data": make_data()})
+        else:
+            frame = self.dialect.request(next(self._ids), *self.dialect.publish(self.topic, make_data()))
         if not self.first_sent_ns:
             self.first_sent_ns = time.perf_counter_ns()
         self.sent += 1
@@ -264,12 +320,19 @@ class Publisher:
             raise ConnectionError("the publisher's connection closed with requests unanswered")
 
     def _answer(self, frame: bytes) -> None:
-        reply = orjson.loads(frame)
-        if "id" not in reply:
-            return
+        if self.dialect is None:
+            reply = orjson.loads(frame)
+            if "id" not in reply:
+                return
+            error = reply.get("error")
+        else:
+            parsed = self.dialect.parse(frame)
+            if parsed.request_id is None:
+                return
+            error = None if parsed.ok and parsed.result is not False else parsed.result
         self.answered += 1
-        if "error" in reply:
-            self.errors.append(reply["error"])
+        if error is not None:
+            self.errors.append(error)
         self._free.release()
         if self.answered >= self.sent:
             self._all_answered.set()

@@ -35,9 +35,10 @@ import orjson
 from redis.asyncio import Redis
 
 from . import report
-from .client import Connection, Publisher, call_each, close_all, open_many
+from .client import Connection, Publisher, close_all, open_many, subscribe_all
+from .dialects import JSONRPC, Dialect
 from .harness import Fleet, Usage, difference, loop_factory, progress, wait_for_quiet
-from .peers import PEERS, Peer, peer_named
+from .peers import PEERS, Peer, select_peers
 from .stats import Spread, percentile
 
 __all__ = ["MODES", "Options", "RunResult", "Series", "add_arguments", "compare", "main", "measure", "render"]
@@ -131,10 +132,7 @@ def options_from(args: argparse.Namespace) -> Options:
     unknown = set(modes) - set(MODES)
     if unknown:
         raise SystemExit(f"unknown mode(s): {', '.join(sorted(unknown))}; known: {', '.join(MODES)}")
-    try:
-        peers = tuple(peer_named(n.strip()) for n in args.peers.split(",") if n.strip())
-    except KeyError as exc:
-        raise SystemExit(exc.args[0]) from None
+    peers = select_peers(args.peers, PEERS)
     options = Options(
         subscribers=args.subscribers or sizes["subscribers"],
         events=args.events or sizes["events"],
@@ -215,15 +213,21 @@ class Tally:
         self.latencies = array.array("q")
         self.complete = asyncio.Event()
 
-    def listen(self, connection: Connection) -> None:
-        """Record every event ``connection`` receives from now on."""
+    def listen(self, connection: Connection, dialect: Dialect = JSONRPC) -> None:
+        """Record every event ``connection`` receives from now on (answering it, where ``dialect`` wants that)."""
         seen = bytearray(self.events)
         loads, clock, latencies = orjson.loads, time.perf_counter_ns, self.latencies
+        event = None if dialect is JSONRPC else dialect.event
 
         def record(frame: bytes) -> None:
             now = clock()
             try:
-                data = loads(frame)["params"]["data"]
+                if event is None:
+                    data = loads(frame)["params"]["data"]
+                else:
+                    data, answer = event(frame)
+                    if answer is not None and not connection.closed.done():
+                        connection.send(answer)
                 seq, sent = data["seq"], data["t"]
                 repeated = seen[seq]
             except (KeyError, TypeError, IndexError, orjson.JSONDecodeError):
@@ -260,6 +264,7 @@ async def measure(
     mode: str,
     options: Options,
     pids: Sequence[int | None] = (),
+    dialect: Dialect = JSONRPC,
 ) -> RunResult:
     """One run: connect and subscribe everyone, publish, wait for every delivery or the deadline."""
     subscribers = await open_many(subscriber_urls)
@@ -267,11 +272,15 @@ async def measure(
     redis = Redis.from_url(options.redis_url)
     try:
         connections += await open_many([publisher_url])
-        await call_each(subscribers, "rpc.subscribe", {"topic": TOPIC})
+        failed = await subscribe_all(subscribers, dialect, TOPIC)
+        if failed:
+            raise RuntimeError(f"{failed} of {len(subscribers)} subscriptions failed")
         tally = Tally(options.events, len(subscribers))
         for connection in subscribers:
-            tally.listen(connection)
-        publisher = Publisher(connections[-1], TOPIC, window=options.window)
+            tally.listen(connection, dialect)
+        publisher = Publisher(
+            connections[-1], TOPIC, window=options.window, dialect=None if dialect is JSONRPC else dialect
+        )
         await asyncio.sleep(options.settle)
 
         schedule = options.events / options.rate if mode == "steady" else 0.0
@@ -357,16 +366,18 @@ def compare(options: Options) -> list[Series]:
         warmup = dataclasses.replace(options, events=10, settle=0.0)
         for peer in options.peers:
             processes = fleet.processes(peer)
-            runner.run(measure([p.ws_url for p in processes] * 5, processes[0].ws_url, "burst", warmup))
+            runner.run(
+                measure([p.ws_url for p in processes] * 5, processes[0].ws_url, "burst", warmup, (), peer.dialect)
+            )
         for number in range(1, options.runs + 1):
             shift = (number - 1) % len(options.peers)
             for peer in options.peers[shift:] + options.peers[:shift]:
                 processes = fleet.processes(peer)
-                urls = [processes[i % PROCESSES].ws_url for i in range(options.subscribers)]
+                urls = [processes[i % len(processes)].ws_url for i in range(options.subscribers)]
                 pids = [p.pid for p in processes]
                 for mode in options.modes:
                     runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-                    result = runner.run(measure(urls, processes[0].ws_url, mode, options, pids))
+                    result = runner.run(measure(urls, processes[0].ws_url, mode, options, pids, peer.dialect))
                     progress(_line(peer, mode, number, result))
                     runs[peer, mode].append(result)
     return [Series(peer, mode, tuple(results)) for (peer, mode), results in runs.items()]

@@ -50,7 +50,7 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 class Fleet:
-    """``count`` server processes of each peer, running for as long as the ``with`` block.
+    """``count`` server processes of each peer (``peer.count`` if set), running for as long as the ``with`` block.
 
     ``profile_dir`` runs them under py-spy and writes ``profile.md`` there
     on exit; ``keep_logs`` keeps their logs (the path is printed).
@@ -101,7 +101,7 @@ class Fleet:
             PeerProcess("uvicorn", db_path=db_path, log_dir=self.workdir).migrate()
         for peer in self.peers:
             self._processes[peer] = peer.processes(
-                self.count,
+                peer.count or self.count,
                 redis_url=self.redis_url,
                 prefix=self._prefixes[peer],
                 db_path=db_path,
@@ -131,6 +131,8 @@ class Fleet:
 
     def _forget(self) -> None:
         """Delete the keys the peers left in Redis (RedisChannelLayer's groups and channels)."""
+        if not self.redis_url:
+            return  # a comparison without Redis
         redis = SyncRedis.from_url(self.redis_url)
         try:
             for prefix in self._prefixes.values():
@@ -166,9 +168,12 @@ class Usage:
         self.wall = time.perf_counter()
 
     @classmethod
-    async def now(cls, pids: Sequence[int | None], redis: Redis) -> Usage:
+    async def now(cls, pids: Sequence[int | None], redis: Redis | None = None) -> Usage:
+        """The CPU used so far by the processes ``pids`` together, by Redis (when given), this process and all."""
         times = [cpu_seconds(pid) for pid in pids]
         servers = None if None in times else sum(t for t in times if t is not None)
+        if redis is None:
+            return cls(servers, None)
         try:
             info = await redis.info("cpu")
             redis_cpu: float | None = float(info["used_cpu_sys"]) + float(info["used_cpu_user"])

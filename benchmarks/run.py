@@ -3,9 +3,13 @@
 Usage (from the repository root, Redis on 127.0.0.1:6379 or ``REDIS_URL``)::
 
     .venv/bin/python -m benchmarks.run fanout [--subscribers 500] [--events 200] [--runs 3] [--quick] ...
+    .venv/bin/python -m benchmarks.run calls [--modes sequential,pipelined,concurrent] [--quick] ...
+    .venv/bin/python -m benchmarks.run memory [--connections 2000] [--quick] ...
+    .venv/bin/python -m benchmarks.run w1 --quick   # the issue's workload names: w1..w5
 
 Each workload is a module with ``add_arguments(parser)`` and
-``main(args, argv) -> int``, registered in :data:`WORKLOADS`.
+``main(args, argv) -> int``, registered in :data:`WORKLOADS`; :data:`ALIASES`
+maps the issue's names (``w1``..``w5``) to a workload and its options.
 """
 
 from __future__ import annotations
@@ -15,16 +19,28 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import fanout, report
+from . import calls, fanout, memory, report
 
-__all__ = ["WORKLOADS", "build_parser", "main"]
+__all__ = ["ALIASES", "WORKLOADS", "build_parser", "main"]
 
 #: Workloads by command name.
-WORKLOADS: dict[str, ModuleType] = {"fanout": fanout}
+WORKLOADS: dict[str, ModuleType] = {"calls": calls, "fanout": fanout, "memory": memory}
+
+#: The issue's workload names: each is a workload with options put before the ones given.
+ALIASES: dict[str, list[str]] = {
+    "w1": ["calls", "--modes", "sequential"],
+    "w2": ["calls", "--modes", "pipelined"],
+    "w3": ["calls", "--modes", "concurrent"],
+    "w4": ["fanout"],
+    "w5": ["memory"],
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    aliases = ", ".join(f"{name} = {' '.join(expansion)}" for name, expansion in ALIASES.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.splitlines()[0], epilog=f"Aliases: {aliases}."
+    )
     commands = parser.add_subparsers(dest="workload", required=True, metavar="WORKLOAD")
     for name, module in WORKLOADS.items():
         sub = commands.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__)
@@ -40,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].lower() in ALIASES:
+        argv = [*ALIASES[argv[0].lower()], *argv[1:]]
     args = build_parser().parse_args(argv)
     return int(WORKLOADS[args.workload].main(args, argv))
 

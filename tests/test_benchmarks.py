@@ -1,4 +1,4 @@
-"""The benchmarks keep working: the fan-out comparison, in its quickest mode, loses no event."""
+"""The benchmarks keep working: in their quickest modes, the fan-out loses no event and every call is answered."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 PEERS = ("wsrpc-uvicorn-pubsub", "websockets-pubsub")
 
 
-def _rows(markdown: str) -> list[list[str]]:
-    """The body rows of every Markdown table in ``markdown``, as lists of cells."""
+def _rows(markdown: str, peers: tuple[str, ...] = PEERS) -> list[list[str]]:
+    """The body rows of every Markdown table in ``markdown`` whose first cell names one of ``peers``."""
     rows = []
     for line in markdown.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if line.startswith("| ") and cells[0] in PEERS:
+        if line.startswith("| ") and cells[0] in peers:
             rows.append(cells)
     return rows
 
@@ -34,3 +34,28 @@ def test_fanout_quick_run_delivers_every_event(redis_url: str, tmp_path: Path) -
     lost = [row[5] for row in rows]
     assert lost == ["0"] * len(rows), rows
     assert code == 0  # also counts publish errors and dropped connections
+
+
+CALL_PEERS = ("wsrpc-uvicorn", "websockets")
+
+
+@pytest.mark.timeout(30)
+def test_calls_quick_run_answers_every_call(tmp_path: Path) -> None:
+    output = tmp_path / "RESULTS.md"
+    argv = ["calls", "--quick", "--peers", ",".join(CALL_PEERS), "--duration", "0.5", "--warmup", "0.2"]
+    argv += ["--connections", "10", "--quiet-wait", "0", "--output", str(output)]
+
+    code = run.main(argv)
+
+    text = output.read_text()
+    rows = _rows(text, CALL_PEERS)
+    assert [row[0] for row in rows] == [*CALL_PEERS] * 3  # sequential, pipelined, concurrent
+    assert all(float(row[1].split()[0].replace(",", "")) > 0 for row in rows), rows  # calls/s
+    assert [row[8] for row in rows] == ["0"] * len(rows), rows  # errors
+    assert "W1 sequential calls" in text and "W3 concurrent calls" in text
+    assert code == 0
+
+
+def test_workload_aliases_expand_to_their_workload() -> None:
+    args = run.build_parser().parse_args([*run.ALIASES["w2"], "--quick"])
+    assert args.workload == "calls" and args.modes == "pipelined" and args.quick

@@ -1,33 +1,50 @@
-"""The servers the benchmarks compare, each run as two processes sharing Redis.
+"""The servers the benchmarks compare.
 
-Every peer serves ``ws/rpc/`` on a free port of 127.0.0.1 and speaks the same
-small JSON-RPC 2.0 subset, so one client drives them all: ``rpc.subscribe``
-and ``rpc.publish`` requests answered with a result, events pushed as
-``rpc.event`` notifications with ``params.topic`` and ``params.data``.
+Every peer serves ``ws/rpc/`` on a free port of 127.0.0.1. All but the
+fastapi ones speak the same small JSON-RPC 2.0 subset, so one client drives
+them all: ``add(a, b)``, ``rpc.subscribe`` and ``rpc.publish`` requests
+answered with a result, events pushed as ``rpc.event`` notifications with
+``params.topic`` and ``params.data``. The fastapi peers speak their own
+envelope, which :mod:`benchmarks.dialects` translates.
 
 Peer kinds:
 
-- ``wsrpc``: this project (``tests.asgi:application``, the test settings);
+- ``wsrpc``: this project (``tests.asgi:application``, the test settings with a
+  higher in-flight limit: :mod:`benchmarks.peers.wsrpc_settings`);
 - ``channels``: :mod:`benchmarks.peers.channels_bare`, Channels' usual group-per-topic way;
-- ``websockets``: :mod:`benchmarks.peers.websockets_bare`, the practical ceiling.
+- ``websockets``: :mod:`benchmarks.peers.websockets_bare`, the practical ceiling;
+- ``fastapi-rpc``, ``fastapi-pubsub``: :mod:`benchmarks.peers.fastapi_peers`, optional
+  (``pip install -e '.[bench]'``); skipped when not installed.
 
-These are benchmark-only programs, not dependencies of ``wsrpc_app``.
+Each workload has its own list: :data:`PEERS` (fan-out), :data:`CALL_PEERS`,
+:data:`MEMORY_PEERS`. These are benchmark-only programs, not dependencies of
+``wsrpc_app``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
+from ..dialects import FASTAPI, JSONRPC, Dialect
 from ..processes import PeerProcess
 
-__all__ = ["LAYERS", "PEERS", "Peer", "peer_named"]
+__all__ = ["CALL_PEERS", "LAYERS", "MEMORY_PEERS", "PEERS", "Peer", "peer_named", "select_peers"]
 
 #: Channel layer names as the settings modules take them, and what they are.
 LAYERS = {
     "redis_pubsub": "RedisPubSubChannelLayer",
     "redis": "RedisChannelLayer",
+    "memory": "InMemoryChannelLayer",
+}
+
+#: The distribution an optional peer kind needs, and the module that shows it is installed.
+_OPTIONAL = {
+    "fastapi-rpc": ("fastapi-websocket-rpc", "fastapi_websocket_rpc"),
+    "fastapi-pubsub": ("fastapi-websocket-pubsub", "fastapi_websocket_pubsub"),
 }
 
 
@@ -36,17 +53,48 @@ class Peer:
     """One server setup under test."""
 
     name: str
-    kind: str  # "wsrpc" | "channels" | "websockets"
+    kind: str  # "wsrpc" | "channels" | "websockets" | "fastapi-rpc" | "fastapi-pubsub"
     server: str  # "uvicorn" | "daphne" | "websockets"
+    #: A channel layer (``LAYERS``); for the websockets and fastapi peers, "memory" means no Redis.
     layer: str = "redis_pubsub"
     #: The reference the others are divided by.
     ceiling: bool = False
+    #: Server processes, when not the workload's usual number (0).
+    count: int = 0
 
     @property
     def description(self) -> str:
-        what = {"wsrpc": "wsrpc", "channels": "bare Channels", "websockets": "bare websockets"}[self.kind]
-        via = "Redis pub/sub" if self.kind == "websockets" else LAYERS[self.layer]
+        what = {
+            "wsrpc": "wsrpc",
+            "channels": "bare Channels",
+            "websockets": "bare websockets",
+            "fastapi-rpc": "fastapi-websocket-rpc",
+            "fastapi-pubsub": "fastapi-websocket-pubsub",
+        }[self.kind]
+        if self.kind in ("websockets", "fastapi-pubsub"):
+            via = "one process, no Redis" if self.layer == "memory" else "Redis pub/sub"
+            if self.kind == "fastapi-pubsub" and self.layer != "memory":
+                via += " through permit-broadcaster"
+        elif self.kind == "fastapi-rpc":
+            via = "no channel layer"
+        else:
+            via = LAYERS[self.layer]
         return f"{what} on {self.server}, {via}"
+
+    @property
+    def dialect(self) -> Dialect:
+        """How the client speaks to this peer."""
+        return FASTAPI if self.kind.startswith("fastapi") else JSONRPC
+
+    @property
+    def missing(self) -> str | None:
+        """Why this peer cannot run here (an optional package is not installed), or None."""
+        if self.kind not in _OPTIONAL:
+            return None
+        distribution, module = _OPTIONAL[self.kind]
+        if importlib.util.find_spec(module) is None:
+            return f"{distribution} is not installed (pip install -e '.[bench]' -c benchmarks/constraints.txt)"
+        return None
 
     def processes(
         self,
@@ -83,6 +131,10 @@ class Peer:
             "startup_timeout": 60.0,
             "profile": profile,
         }
+        if self.kind.startswith("fastapi"):
+            env = {"BENCH_BROADCAST_URL": "" if self.layer == "memory" else redis_url}
+            app = "rpc_app" if self.kind == "fastapi-rpc" else "pubsub_app"
+            return PeerProcess(self.server, app=f"benchmarks.peers.fastapi_peers:{app}", env=env, **common)
         if self.kind == "wsrpc":
             env = {
                 "REDIS_URL": redis_url,
@@ -93,7 +145,7 @@ class Peer:
                 "WSRPC_TEST_OUTBOUND_QUEUE": str(max(10_000, 2 * events)),
             }
             # The database is migrated once, before any peer starts, and only read here.
-            return PeerProcess(self.server, env=env, **common)
+            return PeerProcess(self.server, settings="benchmarks.peers.wsrpc_settings", env=env, **common)
         env = {"REDIS_URL": redis_url, "BENCH_LAYER": self.layer, "BENCH_LAYER_PREFIX": prefix}
         if self.kind == "channels":
             return PeerProcess(
@@ -106,19 +158,57 @@ class Peer:
         return PeerProcess(self.server, module="benchmarks.peers.websockets_bare", env=env, **common)
 
 
-#: Every peer, in the order results are reported.
+#: The fan-out (W4) peers, in the order results are reported.
 PEERS: tuple[Peer, ...] = (
     Peer("wsrpc-uvicorn-pubsub", "wsrpc", "uvicorn", "redis_pubsub"),
     Peer("wsrpc-uvicorn-redis", "wsrpc", "uvicorn", "redis"),
     Peer("wsrpc-daphne-pubsub", "wsrpc", "daphne", "redis_pubsub"),
     Peer("channels-uvicorn-pubsub", "channels", "uvicorn", "redis_pubsub"),
     Peer("channels-uvicorn-redis", "channels", "uvicorn", "redis"),
+    Peer("fastapi-pubsub-1proc", "fastapi-pubsub", "uvicorn", "memory", count=1),
+    Peer("fastapi-pubsub-redis", "fastapi-pubsub", "uvicorn", "redis"),
+    Peer("websockets-pubsub", "websockets", "websockets", ceiling=True),
+)
+
+#: The calls (W1–W3) peers: one process each, no Redis (calls never touch a channel layer).
+CALL_PEERS: tuple[Peer, ...] = (
+    Peer("wsrpc-uvicorn", "wsrpc", "uvicorn", "memory"),
+    Peer("wsrpc-daphne", "wsrpc", "daphne", "memory"),
+    Peer("channels-uvicorn", "channels", "uvicorn", "memory"),
+    Peer("fastapi-rpc-uvicorn", "fastapi-rpc", "uvicorn", "memory"),
+    Peer("websockets", "websockets", "websockets", "memory", ceiling=True),
+)
+
+#: The memory (W5) peers: one process each, subscribed through Redis as in a deployment.
+MEMORY_PEERS: tuple[Peer, ...] = (
+    Peer("wsrpc-uvicorn-pubsub", "wsrpc", "uvicorn", "redis_pubsub"),
+    Peer("wsrpc-daphne-pubsub", "wsrpc", "daphne", "redis_pubsub"),
+    Peer("channels-uvicorn-pubsub", "channels", "uvicorn", "redis_pubsub"),
+    Peer("fastapi-pubsub-redis", "fastapi-pubsub", "uvicorn", "redis"),
     Peer("websockets-pubsub", "websockets", "websockets", ceiling=True),
 )
 
 
-def peer_named(name: str) -> Peer:
-    for peer in PEERS:
+def peer_named(name: str, peers: tuple[Peer, ...] = PEERS) -> Peer:
+    for peer in peers:
         if peer.name == name:
             return peer
-    raise KeyError(f"no peer {name!r}; known: {', '.join(p.name for p in PEERS)}")
+    raise KeyError(f"no peer {name!r}; known: {', '.join(p.name for p in peers)}")
+
+
+def select_peers(names: str, peers: tuple[Peer, ...]) -> tuple[Peer, ...]:
+    """The peers named (comma-separated) that can run here; a line on stderr for each skipped one.
+
+    Raises SystemExit for an unknown name.
+    """
+    try:
+        chosen = [peer_named(n.strip(), peers) for n in names.split(",") if n.strip()]
+    except KeyError as exc:
+        raise SystemExit(exc.args[0]) from None
+    runnable = []
+    for peer in chosen:
+        if peer.missing:
+            print(f"skipped: {peer.name}: {peer.missing}", file=sys.stderr, flush=True)
+        else:
+            runnable.append(peer)
+    return tuple(runnable)

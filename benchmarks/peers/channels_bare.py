@@ -4,7 +4,8 @@ Each connection ``group_add``s its own channel to the topic's group; a
 publish is one ``group_send`` to the group, and the channel layer hands the
 event to every member, which encodes and sends it itself (per-connection
 delivery). It speaks the same small JSON-RPC subset as every peer:
-``rpc.subscribe`` and ``rpc.publish`` requests, ``rpc.event`` notifications.
+``rpc.subscribe`` and ``rpc.publish`` requests, ``rpc.event`` notifications,
+and ``add(a, b)`` for the calls workloads (answered in the consumer, no thread hop).
 
 Serve with ``uvicorn benchmarks.peers.channels_bare:application`` and
 ``DJANGO_SETTINGS_MODULE=benchmarks.peers.channels_settings``.
@@ -25,6 +26,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 __all__ = ["TopicConsumer", "application"]
+
+
+def _add(params: Any) -> Any:
+    a, b = (params["a"], params["b"]) if isinstance(params, dict) else params
+    return a + b
 
 
 def _group(topic: str) -> str:
@@ -50,6 +56,8 @@ class TopicConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channe
             await self.channel_layer.group_add(_group(topic), self.channel_name)
             self.topics.add(topic)
             await self._reply(content, {"topic": topic, "subscribed": True})
+        elif method == "add":
+            await self._reply(content, _add(params))
         elif method == "rpc.publish":
             topic = params["topic"]
             await self.channel_layer.group_send(

@@ -1,7 +1,7 @@
 """Django settings of the bare Channels peer: no database, no middleware, a Redis channel layer.
 
 ``BENCH_LAYER`` picks the layer (``redis_pubsub``: RedisPubSubChannelLayer,
-``redis``: RedisChannelLayer), on ``REDIS_URL`` under the key prefix
+``redis``: RedisChannelLayer, ``memory``: InMemoryChannelLayer), on ``REDIS_URL`` under the key prefix
 ``BENCH_LAYER_PREFIX``.
 """
 
@@ -29,5 +29,8 @@ if _LAYER == "redis":
     }
 elif _LAYER == "redis_pubsub":
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": _REDIS}}
+elif _LAYER == "memory":
+    # For the calls workloads, which never touch the layer.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:
-    raise ValueError(f"BENCH_LAYER must be redis or redis_pubsub, not {_LAYER!r}")
+    raise ValueError(f"BENCH_LAYER must be redis, redis_pubsub or memory, not {_LAYER!r}")

@@ -4,7 +4,9 @@ Each process subscribes (one ``redis.asyncio`` connection) to a Redis channel
 per topic that has local subscribers. A publish encodes the ``rpc.event``
 frame once and ``PUBLISH``es it; every process hands the frame to its local
 sockets with ``websockets.broadcast`` (no per-connection queue, no
-backpressure). It speaks the same small JSON-RPC subset as every peer.
+backpressure). It speaks the same small JSON-RPC subset as every peer, and
+answers ``add(a, b)`` for the calls workloads. With ``BENCH_LAYER=memory`` it
+uses no Redis: a publish reaches this process's sockets only.
 
 Run: ``python -m benchmarks.peers.websockets_bare --host 127.0.0.1 --port 8765``
 with ``REDIS_URL`` and ``BENCH_LAYER_PREFIX`` in the environment.
@@ -34,25 +36,30 @@ def _reply(request: dict[str, Any], result: Any) -> str:
 class Broker:
     """Local sockets by topic, fed from Redis pub/sub."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis | None, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
-        self.pubsub = redis.pubsub()
+        self.pubsub = redis.pubsub() if redis is not None else None
         self.topics: dict[str, set[ServerConnection]] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}
 
     async def start(self) -> None:
+        if self.pubsub is None:
+            return
         # Subscribe to something first, so that the reader has a connection to read from.
         await self.pubsub.subscribe(f"{self.prefix}:ready")
         self._reader = asyncio.ensure_future(self._read())
 
     async def _subscribe(self, channel: str) -> None:
+        if self.pubsub is None:
+            return
         confirmed = self._confirmed[channel] = asyncio.get_running_loop().create_future()
         await self.pubsub.subscribe(channel)
         # SUBSCRIBE only counts once Redis confirms it; a publish before that would miss us.
         await confirmed
 
     async def _read(self) -> None:
+        assert self.pubsub is not None
         offset = len(self.prefix) + 1
         async for message in self.pubsub.listen():
             kind = message["type"]
@@ -73,7 +80,10 @@ class Broker:
                 request = json.loads(text)
                 params = request.get("params") or {}
                 method = request.get("method")
-                if method == "rpc.subscribe":
+                if method == "add":
+                    a, b = (params["a"], params["b"]) if isinstance(params, dict) else params
+                    await websocket.send(_reply(request, a + b))
+                elif method == "rpc.subscribe":
                     topic = params["topic"]
                     subscribers = self.topics.get(topic)
                     if subscribers is None:
@@ -86,7 +96,10 @@ class Broker:
                     topic = params["topic"]
                     params_json = json.dumps({"topic": topic, "data": params.get("data")}, separators=(",", ":"))
                     frame = f'{{"jsonrpc":"2.0","method":"rpc.event","params":{params_json}}}'
-                    await self.redis.publish(f"{self.prefix}:{topic}", frame)
+                    if self.redis is None:
+                        broadcast(self.topics.get(topic, ()), frame)
+                    else:
+                        await self.redis.publish(f"{self.prefix}:{topic}", frame)
                     await websocket.send(_reply(request, {"topic": topic}))
                 else:
                     error = {"code": -32601, "message": "Method not found"}
@@ -97,7 +110,8 @@ class Broker:
 
 
 async def main(host: str, port: int) -> None:
-    redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    local = os.environ.get("BENCH_LAYER") == "memory"
+    redis = None if local else Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     broker = Broker(redis, os.environ.get("BENCH_LAYER_PREFIX", "bench"))
     await broker.start()
     async with serve(broker.handle, host, port) as server:

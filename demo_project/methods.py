@@ -11,7 +11,7 @@ from wsrpc_app import Connection, RpcError, RpcMethods, rpc_method
 
 
 @rpc_method
-def add(a: int | float, b: int | float) -> int | float:
+async def add(a: int | float, b: int | float) -> int | float:
     """Add two numbers."""
     return a + b
 

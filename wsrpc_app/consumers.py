@@ -8,7 +8,6 @@ from typing import Any
 
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.utils import await_many_dispatch
 
 from . import protocol
 from .conf import get_registry, wsrpc_settings
@@ -58,8 +57,11 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        # One source of messages, so a plain loop: Channels' await_many_dispatch
+        # makes a task and an asyncio.wait() per message to serve several.
         try:
-            await await_many_dispatch([receive], self.dispatch)
+            while True:
+                await self.dispatch(await receive())
         except StopConsumer:
             pass
 

@@ -12,7 +12,7 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -25,6 +25,7 @@ __all__ = ["Binder", "CONNECTION"]
 CONNECTION = "connection"
 
 _UNCHECKED = (inspect.Parameter.empty, Any, object)
+_NAMEABLE = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 def _adapter(annotation: Any) -> TypeAdapter[Any]:
@@ -61,6 +62,16 @@ class Binder:
             name: _adapter(hint) for name, hint in self.hints.items() if hint not in _UNCHECKED
         }
         self._kinds = {p.name: p.kind for p in self.parameters}
+        # Most methods take only parameters that can be passed by name: they
+        # are bound by hand, everything as keywords, without inspect's machinery.
+        self._by_keyword = all(p.kind in _NAMEABLE for p in signature.parameters.values())
+        self._positional = tuple(p.name for p in self.parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        self._names = frozenset(p.name for p in self.parameters)
+        self._required = tuple(
+            (p.name, " keyword-only" if p.kind is inspect.Parameter.KEYWORD_ONLY else "")
+            for p in self.parameters
+            if p.default is inspect.Parameter.empty
+        )
 
     def bind(self, params: Params | None, connection: Any = None) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Raises :class:`InvalidParams` naming what does not fit.
@@ -68,6 +79,8 @@ class Binder:
         When the function takes a ``connection`` parameter, ``connection`` is
         bound to it wherever it sits in the signature.
         """
+        if self._by_keyword:
+            return (), self._bind_by_keyword(params, connection)
         try:
             if params is None:
                 bound = self.signature.bind()
@@ -94,6 +107,34 @@ class Binder:
             }
             bound = inspect.BoundArguments(self._full_signature, arguments)
         return bound.args, bound.kwargs
+
+    def _bind_by_keyword(self, params: Params | None, connection: Any) -> dict[str, Any]:
+        # The same rules and messages as inspect.Signature.bind.
+        if params is None:
+            kwargs: dict[str, Any] = {}
+        elif isinstance(params, list):
+            if len(params) > len(self._positional):
+                self._refuse("too many positional arguments")
+            kwargs = dict(zip(self._positional, params, strict=False))
+        else:
+            if self.wants_connection and CONNECTION in params:
+                self._refuse(f"'{CONNECTION}' cannot be passed as a parameter")
+            for key in params:
+                if key not in self._names:
+                    self._refuse(f"got an unexpected keyword argument {key!r}")
+            kwargs = dict(params)
+        for name, kind in self._required:
+            if name not in kwargs:
+                self._refuse(f"missing a required{kind} argument: {name!r}")
+        for name, adapter in self.adapters.items():
+            if name in kwargs:
+                kwargs[name] = self._check(name, [], adapter, kwargs[name])
+        if self.wants_connection:
+            kwargs[CONNECTION] = connection
+        return kwargs
+
+    def _refuse(self, reason: str) -> NoReturn:
+        raise InvalidParams(data={"reason": reason, "signature": str(self.signature)})
 
     def _validate(self, name: str, adapter: TypeAdapter[Any], value: Any) -> Any:
         kind = self._kinds[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from typing import Any
 
@@ -97,3 +98,9 @@ class Peer:
         replies = self.take()
         assert len(replies) <= 1, f"one frame got several replies: {replies}"
         return replies[0] if replies else None
+
+
+def canonical(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments ``func`` receives from ``func(*args, **kwargs)``, as inspect binds them."""
+    bound = inspect.signature(func).bind(*args, **kwargs)
+    return bound.args, bound.kwargs

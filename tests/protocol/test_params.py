@@ -12,6 +12,8 @@ import pytest
 from wsrpc_app.errors import InvalidParams
 from wsrpc_app.params import Binder
 
+from .peer import canonical
+
 
 @dataclasses.dataclass
 class Point:
@@ -29,7 +31,8 @@ class Opaque:
 
 
 def _bind(func: Any, params: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    return Binder(func).bind(params)
+    """What the function receives, in inspect's canonical form (positional where it can be)."""
+    return canonical(func, *Binder(func).bind(params))
 
 
 def _errors(func: Any, params: Any) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ import asyncio
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import report
@@ -32,7 +32,7 @@ from .client import Caller, close_all, open_many
 from .dialects import Dialect
 from .harness import Fleet, Usage, difference, loop_factory, progress, wait_for_quiet
 from .peers import CALL_PEERS, Peer, select_peers
-from .stats import Spread, percentile
+from .stats import Series, percentile
 
 __all__ = ["MODES", "Options", "RunResult", "add_arguments", "compare", "main", "measure", "render"]
 
@@ -238,21 +238,7 @@ async def measure(
 # The comparison ---------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Series:
-    peer: Peer
-    mode: str
-    runs: tuple[RunResult, ...]
-
-    def spread(self, quantity: Callable[[RunResult], float]) -> Spread:
-        return Spread.of([v for v in map(quantity, self.runs) if not math.isnan(v)])
-
-    @property
-    def failures(self) -> int:
-        return sum(r.failures for r in self.runs)
-
-
-def compare(options: Options) -> list[Series]:
+def compare(options: Options) -> list[Series[RunResult]]:
     """Every mode of every peer ``options.runs`` times, rounds interleaving the peers; results in peer order."""
     runs: dict[tuple[Peer, str], list[RunResult]] = {(p, m): [] for p in options.peers for m in options.modes}
     fleet = Fleet(
@@ -286,7 +272,7 @@ def _line(peer: Peer, mode: str, number: int, result: RunResult) -> str:
 # Report -------------------------------------------------------------------------
 
 
-def render(results: Sequence[Series], options: Options, command: str, env: dict[str, str]) -> str:
+def render(results: Sequence[Series[RunResult]], options: Options, command: str, env: dict[str, str]) -> str:
     """The Markdown section of RESULTS.md for these results."""
     lines = [
         "## W1–W3 calls",

@@ -27,7 +27,7 @@ import functools
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from .client import Connection, Publisher, close_all, open_many, subscribe_all
 from .dialects import JSONRPC, Dialect
 from .harness import Fleet, Usage, difference, loop_factory, progress, wait_for_quiet
 from .peers import PEERS, Peer, select_peers
-from .stats import Spread, percentile
+from .stats import Series, percentile
 
 __all__ = ["MODES", "Options", "RunResult", "Series", "add_arguments", "compare", "main", "measure", "render"]
 
@@ -191,6 +191,11 @@ class RunResult:
         return self.expected - self.delivered
 
     @property
+    def failures(self) -> int:
+        """Lost events, publish errors and dropped connections."""
+        return self.lost + self.publish_errors + self.dropped_connections
+
+    @property
     def deliveries_per_s(self) -> float:
         return self.delivered / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
@@ -325,28 +330,7 @@ async def measure(
 # The comparison ---------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Series:
-    """The runs of one peer in one mode."""
-
-    peer: Peer
-    mode: str
-    runs: tuple[RunResult, ...]
-
-    def spread(self, quantity: Callable[[RunResult], float]) -> Spread:
-        return Spread.of([v for v in map(quantity, self.runs) if not math.isnan(v)])
-
-    @property
-    def lost(self) -> int:
-        return sum(r.lost for r in self.runs)
-
-    @property
-    def failures(self) -> int:
-        """Lost events, publish errors and dropped connections, over every run."""
-        return sum(r.lost + r.publish_errors + r.dropped_connections for r in self.runs)
-
-
-def compare(options: Options) -> list[Series]:
+def compare(options: Options) -> list[Series[RunResult]]:
     """Run every mode of every peer ``options.runs`` times; the results in peer order.
 
     Every peer's servers run from the start, and each round runs every peer
@@ -402,7 +386,7 @@ def _frame_bytes() -> int:
     return len(f'{{"jsonrpc":"2.0","method":"rpc.event","params":{{"topic":"{TOPIC}","data":{data}}}}}')
 
 
-def render(results: Sequence[Series], options: Options, command: str, env: dict[str, str]) -> str:
+def render(results: Sequence[Series[RunResult]], options: Options, command: str, env: dict[str, str]) -> str:
     """The Markdown section of RESULTS.md for these results."""
     lines = [
         "## W4 fan-out",
@@ -447,7 +431,7 @@ def render(results: Sequence[Series], options: Options, command: str, env: dict[
                     _ratio(rate.median, top_rate),
                     s.spread(lambda r: r.p50_ms).format(1),
                     s.spread(lambda r: r.p99_ms).format(1),
-                    str(s.lost),
+                    str(sum(r.lost for r in s.runs)),
                     cpu.format(1),
                     _ratio(top_cpu, cpu.median),
                     s.spread(lambda r: r.per_delivery_us(r.redis_cpu_s)).format(1),

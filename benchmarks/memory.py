@@ -19,7 +19,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import report
@@ -28,7 +28,7 @@ from .dialects import Dialect
 from .harness import Fleet, Usage, difference, loop_factory, progress, wait_for_quiet
 from .peers import MEMORY_PEERS, Peer, select_peers
 from .processes import PeerProcess
-from .stats import Spread
+from .stats import Series
 
 __all__ = ["Options", "RunResult", "add_arguments", "compare", "main", "measure", "render", "rss_bytes"]
 
@@ -173,25 +173,12 @@ async def measure(url: str, dialect: Dialect, options: Options, pid: int | None)
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class Series:
-    peer: Peer
-    runs: tuple[RunResult, ...]
-
-    def spread(self, quantity: Callable[[RunResult], float]) -> Spread:
-        return Spread.of([v for v in map(quantity, self.runs) if not math.isnan(v)])
-
-    @property
-    def failures(self) -> int:
-        return sum(r.failures for r in self.runs)
-
-
 def _restart(process: PeerProcess) -> None:
     process.stop()
     process.start()
 
 
-def compare(options: Options) -> list[Series]:
+def compare(options: Options) -> list[Series[RunResult]]:
     """``options.runs`` runs of every peer, each on a fresh server process, rounds interleaving the peers."""
     runs: dict[Peer, list[RunResult]] = {p: [] for p in options.peers}
     fleet = Fleet(options.peers, 1, redis_url=options.redis_url, events=0, keep_logs=options.keep_logs)
@@ -211,14 +198,14 @@ def compare(options: Options) -> list[Series]:
                     + (f"  failures {result.failures}" if result.failures else "")
                 )
                 runs[peer].append(result)
-    return [Series(peer, tuple(results)) for peer, results in runs.items()]
+    return [Series(peer, "", tuple(results)) for peer, results in runs.items()]
 
 
 def _mib(value: int | None) -> str:
     return "?" if value is None else f"{value / 2**20:.1f}"
 
 
-def render(results: Sequence[Series], options: Options, command: str, env: dict[str, str]) -> str:
+def render(results: Sequence[Series[RunResult]], options: Options, command: str, env: dict[str, str]) -> str:
     ceiling = next((s for s in results if s.peer.ceiling), None)
     top = ceiling.spread(lambda r: r.kib_per_connection).median if ceiling else float("nan")
     headers = [

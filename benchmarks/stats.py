@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["Spread", "percentile"]
+__all__ = ["Spread", "Series", "percentile"]
+
+
+class _Run(Protocol):
+    @property
+    def failures(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Run)
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -36,3 +46,19 @@ class Spread:
         """``median (low–high)``, or the median alone when every run agreed."""
         median, low, high = (f"{v * scale:,.{digits}f}" for v in (self.median, self.low, self.high))
         return median if low == high else f"{median} ({low}–{high})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Series(Generic[R]):
+    """The runs of one peer in one mode (``mode`` empty for single-mode workloads)."""
+
+    peer: Any
+    mode: str
+    runs: tuple[R, ...]
+
+    def spread(self, quantity: Callable[[R], float]) -> Spread:
+        return Spread.of([v for v in map(quantity, self.runs) if not math.isnan(v)])
+
+    @property
+    def failures(self) -> int:
+        return sum(r.failures for r in self.runs)

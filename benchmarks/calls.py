@@ -22,7 +22,6 @@ import argparse
 import array
 import asyncio
 import dataclasses
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -312,14 +311,14 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
                 [
                     s.peer.name,
                     rate.format(),
-                    _ratio(rate.median, top_rate),
+                    report.ratio(rate.median, top_rate),
                     s.spread(lambda r: r.p50_ms).format(2),
                     s.spread(lambda r: r.p99_ms).format(2),
                     cpu.format(1),
-                    _ratio(top_cpu, cpu.median),
-                    s.spread(lambda r: _share(r.client_cpu_s, r.window_s)).format(0, scale=100) + " %",
+                    report.ratio(top_cpu, cpu.median),
+                    s.spread(lambda r: report.share(r.client_cpu_s, r.window_s)).format(0, scale=100) + " %",
                     str(s.failures),
-                    s.spread(lambda r: _share(r.other_cpu_s, r.window_s)).format(2),
+                    s.spread(lambda r: report.share(r.other_cpu_s, r.window_s)).format(2),
                 ]
             )
         lines += [f"### {LABELS[mode]} (`{mode}`)", "", report.markdown_table(headers, rows, right=range(1, 10)), ""]
@@ -340,14 +339,6 @@ def _server_us(run: RunResult) -> float:
     return run.per_call_us(run.server_cpu_s)
 
 
-def _ratio(part: float, whole: float) -> str:
-    return "–" if math.isnan(part) or math.isnan(whole) or not whole else f"{part / whole:.2f}"
-
-
-def _share(seconds: float | None, window: float) -> float:
-    return seconds / window if seconds is not None and window else float("nan")
-
-
 def main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Run the comparison, print it and write it to RESULTS.md; 1 when any call failed."""
     options = options_from(args)
@@ -356,10 +347,4 @@ def main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 1
     results = compare(options)
     section = render(results, options, report.command_line(argv), report.environment())
-    print(section)
-    if args.output:
-        report.write_section("calls", section, Path(args.output))
-    failed = [s for s in results if s.failures]
-    for s in failed:
-        progress(f"FAILED: {s.peer.name} {s.mode}: {s.failures} failed calls or runs cut short")
-    return 1 if failed else 0
+    return report.publish("calls", section, args.output, results, "failed calls or runs cut short")

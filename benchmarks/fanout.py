@@ -24,7 +24,6 @@ import array
 import asyncio
 import dataclasses
 import functools
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -428,15 +427,15 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
                 [
                     f"{s.peer.name}",
                     rate.format(),
-                    _ratio(rate.median, top_rate),
+                    report.ratio(rate.median, top_rate),
                     s.spread(lambda r: r.p50_ms).format(1),
                     s.spread(lambda r: r.p99_ms).format(1),
                     str(sum(r.lost for r in s.runs)),
                     cpu.format(1),
-                    _ratio(top_cpu, cpu.median),
+                    report.ratio(top_cpu, cpu.median),
                     s.spread(lambda r: r.per_delivery_us(r.redis_cpu_s)).format(1),
-                    s.spread(lambda r: _share(r.client_cpu_s, r.window_s)).format(0, scale=100) + " %",
-                    s.spread(lambda r: _share(r.other_cpu_s, r.window_s)).format(2),
+                    s.spread(lambda r: report.share(r.client_cpu_s, r.window_s)).format(0, scale=100) + " %",
+                    s.spread(lambda r: report.share(r.other_cpu_s, r.window_s)).format(2),
                 ]
             )
         lines += [f"### {mode}", "", report.markdown_table(headers, rows, right=range(1, len(headers))), ""]
@@ -459,27 +458,13 @@ def _server_us(run: RunResult) -> float:
     return run.per_delivery_us(run.server_cpu_s)
 
 
-def _ratio(part: float, whole: float) -> str:
-    return "–" if math.isnan(part) or math.isnan(whole) or not whole else f"{part / whole:.2f}"
-
-
-def _share(seconds: float | None, window: float) -> float:
-    return seconds / window if seconds is not None and window else float("nan")
-
-
 def main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Run the comparison, print it and write it to RESULTS.md; 1 when anything was lost."""
     options = options_from(args)
     results = compare(options)
     env = report.environment(asyncio.run(_redis_version(options.redis_url)))
     section = render(results, options, report.command_line(argv), env)
-    print(section)
-    if args.output:
-        report.write_section("fanout", section, Path(args.output))
-    failed = [s for s in results if s.failures]
-    for s in failed:
-        progress(f"FAILED: {s.peer.name} {s.mode}: {s.failures} lost events, publish errors or dropped connections")
-    return 1 if failed else 0
+    return report.publish("fanout", section, args.output, results, "lost events, publish errors or dropped connections")
 
 
 async def _redis_version(url: str) -> str | None:

@@ -20,7 +20,6 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import report
 from .client import Connection, close_all, open_many, subscribe_all
@@ -271,10 +270,4 @@ def main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 1
     results = compare(options)
     section = render(results, options, report.command_line(argv), report.environment())
-    print(section)
-    if args.output:
-        report.write_section("memory", section, Path(args.output))
-    failed = [s for s in results if s.failures]
-    for s in failed:
-        progress(f"FAILED: {s.peer.name}: {s.failures} failed subscriptions or dropped connections")
-    return 1 if failed else 0
+    return report.publish("memory", section, args.output, results, "failed subscriptions or dropped connections")

@@ -8,6 +8,7 @@ results replaces its section and leaves the others alone.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import platform
 import re
@@ -16,8 +17,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-__all__ = ["RESULTS", "command_line", "environment", "markdown_table", "write_section"]
+__all__ = ["RESULTS", "command_line", "environment", "markdown_table", "ratio", "share", "write_section", "publish"]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = "# Benchmark results\n\nWritten by `python -m benchmarks.run`; see `benchmarks/README.md`.\n"
@@ -98,3 +100,25 @@ def write_section(name: str, body: str, path: Path = RESULTS) -> None:
     else:
         text = f"{text.rstrip()}\n\n{section}\n"
     path.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def ratio(part: float, whole: float) -> str:
+    """``part / whole`` to two places, or a dash when either is unknown."""
+    return "–" if math.isnan(part) or math.isnan(whole) or not whole else f"{part / whole:.2f}"
+
+
+def share(seconds: float | None, window: float) -> float:
+    """The share of ``window`` that ``seconds`` is (NaN when unknown)."""
+    return seconds / window if seconds is not None and window else float("nan")
+
+
+def publish(name: str, section: str, output: str, results: Sequence[Any], what: str) -> int:
+    """Print a workload's section, write it into ``output`` (unless empty), report failed series; the exit status."""
+    print(section)
+    if output:
+        write_section(name, section, Path(output))
+    failed = [s for s in results if s.failures]
+    for s in failed:
+        label = f"{s.peer.name} {s.mode}".strip()
+        print(f"FAILED: {label}: {s.failures} {what}", file=sys.stderr, flush=True)
+    return 1 if failed else 0

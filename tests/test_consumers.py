@@ -281,7 +281,7 @@ async def test_disconnect_cancels_a_running_method() -> None:
         await ws.disconnect()
     [consumer] = seen
     assert django_methods.CANCELLED == ["one"]
-    assert consumer.endpoint.tasks == set()
+    assert consumer.endpoint.running == {}
     assert consumer.endpoint.pending == {}
 
 
@@ -294,7 +294,7 @@ async def test_disconnect_ends_a_pending_server_call() -> None:
     await ws.disconnect()
     assert time.monotonic() - started < 0.5  # not after CALL_TIMEOUT
     [consumer] = seen
-    assert consumer.endpoint.tasks == set()
+    assert consumer.endpoint.running == {}
     assert consumer.endpoint.pending == {}
 
 

@@ -68,7 +68,7 @@ def left_nothing_behind(consumer: Tracked) -> None:
     """The connection's methods, calls, queue, timers and subscriptions are all gone."""
     endpoint = consumer.endpoint
     assert endpoint.closed
-    assert not endpoint.tasks, endpoint.tasks
+    assert not endpoint.running, endpoint.running
     assert not endpoint.pending
     assert endpoint.in_flight == 0
     assert len(endpoint.outbox) == 0

@@ -64,27 +64,23 @@ class TokenAuthMiddleware(BaseMiddleware):  # type: ignore[misc]  # channels has
 
 
 class _SessionMiddleware(SessionMiddleware):  # type: ignore[misc]  # channels has no type hints
-    """Channels' SessionMiddleware without its work on every WebSocket frame.
+    """Channels' SessionMiddleware without its work on every WebSocket message.
 
     Channels' wrapped ``send`` reads the session's ``modified`` and
-    ``is_empty()`` through Django's LazyObject before every message, and only
-    then finds that ``websocket.send`` neither saves the session nor carries a
-    cookie. In the fan-out benchmark (``python -m benchmarks.run fanout``) that
-    was about 10 of the 33 µs of server CPU per delivered event. Frames now go
-    straight through; every other message takes Channels' path unchanged.
+    ``is_empty()`` through Django's LazyObject before every message, and then
+    saves the session or sets a cookie only on ``http.response.start``: never
+    for a WebSocket. In the fan-out benchmark (``python -m benchmarks.run
+    fanout``) that was about 10 of the 33 µs of server CPU per delivered
+    event. A WebSocket's messages now go straight to the server; HTTP takes
+    Channels' path unchanged.
     """
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         wrapper = InstanceSessionWrapper(scope, send)
         await wrapper.resolve_session()
-
-        async def send_message(message: dict[str, Any]) -> None:
-            if message["type"] == "websocket.send":
-                await send(message)
-            else:
-                await wrapper.send(message)
-
-        return await self.inner(wrapper.scope, receive, send_message)
+        if scope["type"] == "websocket":
+            return await self.inner(wrapper.scope, receive, send)
+        return await self.inner(wrapper.scope, receive, wrapper.send)
 
 
 def AuthMiddlewareStack(inner: Any) -> Any:  # noqa: N802 - named as Channels' own, which it replaces

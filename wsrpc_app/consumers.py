@@ -49,6 +49,10 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     endpoint: Endpoint
     _idle_timer: asyncio.TimerHandle | None = None
     _lifespan_timer: asyncio.TimerHandle | None = None
+    #: Set once a request first waited on the task the server started, which
+    #: since then is that request's: the end of the connection, or the error
+    #: another reading task met, for that task to return.
+    _ended: asyncio.Future[None] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Channels would give every connection a channel of its own on the
@@ -57,13 +61,55 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        # One source of messages, so a plain loop: Channels' await_many_dispatch
-        # makes a task and an asyncio.wait() per message to serve several.
+        self._receive = receive
+        await self._read()
+        if self._ended is not None:
+            await self._ended
+
+    async def _read(self) -> None:
+        """Read and handle messages for as long as this task is the one reading.
+
+        One source of messages, so a plain loop: Channels' await_many_dispatch
+        makes a task and an asyncio.wait() per message to serve several.
+        Requests run on the reading task until they first wait; then reading
+        moves to a new task (:meth:`_handoff`) and this one ends with its request.
+        """
+        me = self._reader = asyncio.current_task()
+        receive = self._receive
         try:
-            while True:
-                await self.dispatch(await receive())
+            while self._reader is me:
+                message = await receive()
+                if message["type"] == "websocket.receive":  # the hot path, without the lookup
+                    await self.websocket_receive(message)
+                else:
+                    await self.dispatch(message)
         except StopConsumer:
-            pass
+            self._end()
+        except BaseException as exc:
+            if self._ended is None:  # the server's own task: the server reports it
+                raise
+            self._end(exc)
+            if not isinstance(exc, Exception):
+                raise
+            await self.endpoint.close()  # stops the requests; the server's task then raises exc
+
+    def _handoff(self) -> None:
+        # A request on the reading task waits; the next frames are read on a new task.
+        loop = asyncio.get_running_loop()
+        if self._ended is None:
+            self._ended = loop.create_future()
+        self._reader = loop.create_task(self._read())
+
+    def _end(self, error: BaseException | None = None) -> None:
+        ended = self._ended
+        if ended is None or ended.done():
+            return
+        if error is None:
+            ended.set_result(None)
+        elif isinstance(error, asyncio.CancelledError):
+            ended.cancel()
+        else:
+            ended.set_exception(error)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch runs aclose_old_connections() (a thread hop) before
@@ -103,6 +149,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
             call_timeout=wsrpc_settings.CALL_TIMEOUT,
             max_outbound=wsrpc_settings.MAX_OUTBOUND_QUEUE,
             on_overflow=self._overflowed,
+            handoff=self._handoff,
         )
         self.connection.endpoint = self.endpoint
         self.max_message_bytes: int | None = wsrpc_settings.MAX_MESSAGE_BYTES
@@ -153,21 +200,22 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     async def _send_text(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
         self.last_seen = asyncio.get_running_loop().time()
+        text = message.get("text")
         # The limit is on frames, binary ones included: a large binary frame
         # closes the connection as a large text frame does.
-        if self._too_big(text_data if text_data is not None else bytes_data or b""):
+        if self._too_big(text if text is not None else message.get("bytes") or b""):
             logger.info("closing a connection that sent a frame over %s bytes", self.max_message_bytes)
             await self.endpoint.close()
             await self._close_too_big()
             return
-        if text_data is None:
+        if text is None:
             await self.endpoint.send(
                 protocol.error_reply(None, InvalidRequest(data="binary frames are not accepted; send JSON as text"))
             )
             return
-        await self.endpoint.receive(text_data)
+        await self.endpoint.receive(text)
 
     async def _close_too_big(self) -> None:
         try:
@@ -195,7 +243,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
 
     handlers = {
         "websocket.connect": AsyncWebsocketConsumer.websocket_connect,
-        "websocket.receive": AsyncWebsocketConsumer.websocket_receive,
+        "websocket.receive": websocket_receive,
         "websocket.disconnect": websocket_disconnect,
     }
 

@@ -11,10 +11,10 @@ import asyncio
 import dataclasses
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
-from . import protocol
+from . import eager, protocol
 from .errors import InternalError, MethodNotFound, NotAuthenticated, PermissionDenied, RpcError, TimedOut
 from .protocol import Invalid, Request
 from .registry import Method, Registry
@@ -44,7 +44,11 @@ Handler = Callable[[RpcRequest], Awaitable[Any]]
 Middleware = Callable[[RpcRequest, Handler], Awaitable[Any]]
 
 
-def _wrap(middleware: Middleware, inner: Handler) -> Handler:
+#: A handler that is an ``async def``, as every link of the chain is.
+_Link = Callable[[RpcRequest], Coroutine[Any, Any, Any]]
+
+
+def _wrap(middleware: Middleware, inner: Handler) -> _Link:
     async def handler(request: RpcRequest) -> Any:
         return await middleware(request, inner)
 
@@ -88,7 +92,7 @@ class Dispatcher:
         self.time_limit = time_limit
         self.debug = debug
         self._refusals: dict[str, RpcError | None] = {}
-        self._chain: Handler | None = None
+        self._chain: _Link | None = None
         for middleware in reversed(list(middlewares)):
             self._chain = _wrap(middleware, self._chain or self._handle)
 
@@ -125,7 +129,7 @@ class Dispatcher:
     async def execute(self, request: Request, context: Any) -> Any:
         """Call the method through the middlewares; every failure comes out as an :class:`RpcError`."""
         try:
-            call: Awaitable[Any]
+            call: Coroutine[Any, Any, Any]
             if self._chain is None:
                 call = self._invoke(request.method, request.params, context)
             else:
@@ -133,8 +137,7 @@ class Dispatcher:
                 call = self._chain(rpc_request)
             if self.time_limit is None:
                 return await call
-            async with asyncio.timeout(self.time_limit):
-                return await call
+            return await eager.within(call, self.time_limit)
         except RpcError:
             raise
         except TimeoutError:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import EllipsisType
 from typing import Any
 
-from . import protocol
+from . import eager, protocol
 from .dispatch import Dispatcher
 from .errors import PeerDisconnected, RpcError, TooManyRequests
 from .outbox import Outbox
@@ -44,6 +44,11 @@ class Endpoint:
     seconds, to wait for the peer's reply (``None``: wait forever).
     ``max_outbound`` bounds the frames waiting to be written; past it
     ``on_overflow`` is called and nothing more is written.
+
+    Each request runs on a task of its own, unless the transport gives a
+    ``handoff``: then it runs on the task that called :meth:`receive` until
+    it first waits, when ``handoff()`` is called to read the next frames on
+    another task while this one finishes the request.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class Endpoint:
         max_outbound: int | None = None,
         on_overflow: Callable[[], None] | None = None,
         inline: dict[str, Callable[[Params | None], None]] | None = None,
+        handoff: Callable[[], None] | None = None,
     ) -> None:
         #: Notifications handled at once, in order of arrival, outside the
         #: in-flight bound (the Python client's events).
@@ -68,8 +74,10 @@ class Endpoint:
         self.max_in_flight = max_in_flight
         self.max_batch = max_batch
         self.call_timeout = call_timeout
+        self.handoff = handoff
         self.in_flight = 0
-        self.tasks: set[asyncio.Task[None]] = set()
+        #: The tasks running requests now, each with the future that ends with its request.
+        self.running: dict[asyncio.Task[Any], asyncio.Future[Any]] = {}
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count(1)
         self.closed = False
@@ -77,7 +85,11 @@ class Endpoint:
     # Incoming ---------------------------------------------------------------
 
     async def receive(self, frame: str | bytes) -> None:
-        """Handle one text frame from the peer. Returns without waiting for methods to run."""
+        """Handle one text frame from the peer.
+
+        Returns without waiting for methods to run, or, with a ``handoff``,
+        once they ran or the reading moved to another task.
+        """
         if self.closed:
             # close() has cancelled the running methods; a late frame must not
             # start new ones that nothing would ever cancel or answer.
@@ -94,11 +106,11 @@ class Endpoint:
         if isinstance(incoming, Batch):
             requests = [m for m in map(self._settle, incoming.messages) if m is not None]
             if requests:
-                self._start(requests, batch=True)
+                await self._start(requests, batch=True)
         else:
             message = self._settle(incoming)
             if message is not None:
-                self._start([message], batch=False)
+                await self._start([message], batch=False)
 
     def _settle(self, message: protocol.Message) -> Request | Invalid | None:
         """Consume a reply to one of this side's calls; return anything that needs an answer."""
@@ -126,29 +138,53 @@ class Endpoint:
             return None
         return message
 
-    def _start(self, messages: list[Request | Invalid], *, batch: bool) -> None:
+    async def _start(self, messages: list[Request | Invalid], *, batch: bool) -> None:
         admitted: list[Request | Invalid] = []
         refused: list[bytes] = []
+        running = 0
         for message in messages:
-            if isinstance(message, Request) and not self._admit():
-                if not message.notification:
-                    refused.append(protocol.error_reply(message.id, TooManyRequests(
-                        data={"max_in_flight": self.max_in_flight}
-                    )))
-                continue
+            if isinstance(message, Request):
+                if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
+                    if not message.notification:
+                        refused.append(protocol.error_reply(message.id, TooManyRequests(
+                            data={"max_in_flight": self.max_in_flight}
+                        )))
+                    continue
+                self.in_flight += 1
+                running += 1
             admitted.append(message)
-        task = asyncio.ensure_future(self._run(admitted, refused, batch))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        run = self._run(admitted, refused, batch, running)
+        if self.handoff is not None:
+            await self._run_here(run)
+            return
+        task = asyncio.get_running_loop().create_task(run)
+        self.running[task] = task
+        task.add_done_callback(self._ran)
 
-    def _admit(self) -> bool:
-        if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
-            return False
-        self.in_flight += 1
-        return True
+    def _ran(self, task: asyncio.Task[Any]) -> None:
+        self.running.pop(task, None)
 
-    async def _run(self, messages: list[Request | Invalid], refused: list[bytes], batch: bool) -> None:
-        running = sum(isinstance(m, Request) for m in messages)
+    async def _run_here(self, run: Coroutine[Any, Any, None]) -> None:
+        try:
+            await eager.run_here(run, self._handed_off)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self.closed and task is not None and task.uncancel() == 0:
+                return  # close() stopped the request; the task goes on with its own work
+            raise
+        finally:
+            if self.running:
+                ended = self.running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+                if ended is not None:
+                    ended.set_result(None)
+
+    def _handed_off(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None and self.handoff is not None
+        self.running[task] = task.get_loop().create_future()
+        self.handoff()
+
+    async def _run(self, messages: list[Request | Invalid], refused: list[bytes], batch: bool, running: int) -> None:
         try:
             reply = await self.dispatcher.answer(messages, self.context, batch=batch) if messages else None
         finally:
@@ -263,8 +299,8 @@ class Endpoint:
         for future in self.pending.values():
             if not future.done():
                 future.set_exception(PeerDisconnected("the connection closed before the reply"))
-        tasks = list(self.tasks)
-        for task in tasks:
+        running = list(self.running.items())
+        for task, _ in running:
             task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        if running:
+            await asyncio.gather(*(ended for _, ended in running), return_exceptions=True)

@@ -14,6 +14,7 @@ import collections
 import logging
 from collections.abc import Callable
 
+from . import eager
 from .errors import PeerDisconnected
 from .types import SendText
 
@@ -50,8 +51,9 @@ class Outbox:
             return False
         self._queue.append(frame)
         if not self._writing:
+            # Written at once while the transport takes it; a task only if it has to wait.
             self._writing = True
-            self._drainer = asyncio.ensure_future(self._drain_quietly())
+            self._drainer = eager.start(self._drain_quietly())
         return True
 
     async def send(self, frame: str) -> None:

@@ -263,7 +263,7 @@ async def test_1000_connect_disconnect_cycles(server: ServerProcess) -> None:
     to +2.3 MiB over the next 500. A leak of 12 KiB a connection would add
     6 MiB a half; the exact counts above catch smaller ones of whole objects.
     """
-    for start in range(0, 300, 10):  # warm up: thread pool, caches, allocator arenas
+    for start in range(0, 500, 10):  # warm up: thread pool, caches, allocator arenas
         await asyncio.gather(*(one_cycle(server, n) for n in range(start, start + 10)))
     baseline = await quiet_baseline(server)
     rss = [baseline["rss"]]

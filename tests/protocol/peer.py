@@ -29,8 +29,8 @@ def strict_loads(text: str | bytes) -> Any:
 async def settle(endpoint: Endpoint) -> None:
     """Wait until every request the endpoint started has been answered."""
     async with asyncio.timeout(PROMPTLY):
-        while endpoint.tasks:
-            await asyncio.gather(*list(endpoint.tasks))
+        while endpoint.running:
+            await asyncio.gather(*list(endpoint.running.values()))
 
 
 def spec_form(reply: Any) -> Any:

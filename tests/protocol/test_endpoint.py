@@ -364,7 +364,7 @@ async def test_close_cancels_running_methods(peer: Peer, gate: Gate) -> None:
     await gate.reached()
     await peer.endpoint.close()
     assert gate.cancelled == 1
-    assert peer.endpoint.tasks == set()
+    assert peer.endpoint.running == {}
     assert peer.frames == []
 
 
@@ -393,7 +393,7 @@ async def test_frame_received_after_close_runs_nothing(peer: Peer, gate: Gate) -
     await peer.endpoint.receive(json.dumps(_request("wait", 1)))
     await asyncio.sleep(0.01)
     assert gate.entered == 0
-    assert peer.endpoint.tasks == set()
+    assert peer.endpoint.running == {}
     assert peer.frames == []
 
 

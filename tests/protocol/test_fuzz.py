@@ -72,8 +72,8 @@ async def replies_to(frame: str | bytes, *, max_in_flight: int | None = None) ->
     peer = Peer(registry=REGISTRY, max_batch=MAX_BATCH, max_in_flight=max_in_flight)
     await peer.endpoint.receive(frame)
     async with asyncio.timeout(2):
-        while peer.endpoint.tasks:
-            await asyncio.gather(*list(peer.endpoint.tasks))
+        while peer.endpoint.running:
+            await asyncio.gather(*list(peer.endpoint.running.values()))
     frames = list(peer.frames)
     await peer.endpoint.close()
     return frames
@@ -205,7 +205,7 @@ def test_a_pending_call_ends_only_with_a_result_an_rpc_error_or_a_disconnect(fra
         except (RpcError, PeerDisconnected):
             pass
         assert not peer.endpoint.pending
-        assert not peer.endpoint.tasks
+        assert not peer.endpoint.running
         for reply in peer.frames[1:]:  # the first is the call itself
             check_frame(reply)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import datetime
 import decimal
@@ -54,6 +55,47 @@ def notify_sum(*args: Any) -> None:
 async def sleep(seconds: float) -> float:
     await asyncio.sleep(seconds)
     return seconds
+
+
+# What a method may do with its task and its context: a request that waits
+# finishes on the task it started on (eager.run_here), in a context of its own.
+
+_tag: contextvars.ContextVar[str | None] = contextvars.ContextVar("tag", default=None)
+
+
+@rpc_method
+async def tag(value: str, seconds: float = 0.0) -> str | None:
+    """Set a context variable, wait, and return what it held before: another request's value must never show."""
+    before = _tag.get()
+    _tag.set(value)
+    await asyncio.sleep(seconds)
+    if _tag.get() != value:
+        raise RpcError("lost its own context", code=-32050, data=_tag.get())
+    return before
+
+
+@rpc_method
+async def own_timeout(seconds: float, limit: float) -> str:
+    """``asyncio.timeout`` inside a method: it must cancel this method, nothing else."""
+    try:
+        async with asyncio.timeout(limit):
+            await asyncio.sleep(seconds)
+    except TimeoutError:
+        return "timed out"
+    return "finished"
+
+
+@rpc_method
+async def squares(count: int) -> list[int]:
+    """A TaskGroup inside a method."""
+
+    async def square(n: int) -> int:
+        await asyncio.sleep(0.01)
+        return n * n
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(square(n)) for n in range(count)]
+    return [task.result() for task in tasks]
 
 
 @rpc_method

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -283,6 +284,29 @@ async def test_disconnect_cancels_a_running_method() -> None:
     assert django_methods.CANCELLED == ["one"]
     assert consumer.endpoint.running == {}
     assert consumer.endpoint.pending == {}
+
+
+async def test_disconnect_cancels_every_waiting_method_and_ends_every_task_it_ran_on() -> None:
+    # The first waiting request keeps the task the server started; each later
+    # one keeps the reading task it started on. All of them end, and the
+    # application returns.
+    django_methods.CANCELLED.clear()
+    consumer_class, seen = recording_consumer()
+    tasks_before = len(asyncio.all_tasks())
+    with override_settings(WSRPC=with_helpers()):
+        ws = WebsocketCommunicator(consumer_class.as_asgi(), PATH)
+        assert (await ws.connect())[0]
+        for tag in ("one", "two", "three"):
+            await ws.send_json_to(request("hold", [tag], id_=tag))
+            assert await ws.receive_json_from() == {"jsonrpc": "2.0", "method": "started", "params": [tag]}
+        assert await call(ws, "subtract", [5, 3]) == {"jsonrpc": "2.0", "result": 2, "id": 1}
+        [consumer] = seen
+        assert len(consumer.endpoint.running) == 3
+        await ws.disconnect()
+    assert sorted(django_methods.CANCELLED) == ["one", "three", "two"]
+    assert consumer.endpoint.running == {}
+    await asyncio.sleep(0)
+    assert len(asyncio.all_tasks()) == tasks_before
 
 
 async def test_disconnect_ends_a_pending_server_call() -> None:

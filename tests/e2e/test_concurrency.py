@@ -48,3 +48,49 @@ async def test_a_fast_call_is_not_held_up_by_a_slow_one(ws: ClientConnection) ->
     await send_json(ws, {"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": "fast"})
     assert await recv_json(ws, within=0.8) == {"jsonrpc": "2.0", "result": 19, "id": "fast"}
     assert await recv_json(ws) == {"jsonrpc": "2.0", "result": 1.0, "id": "slow"}
+
+
+# A request runs on the task that read it until it first waits; then reading
+# moves to a new task. What a method sees must be what it would see on a task
+# of its own.
+
+
+async def test_methods_that_wait_and_methods_that_do_not_interleave(ws: ClientConnection) -> None:
+    # Ten waiting calls, each followed by an instant one: the instant ones are
+    # answered while the waiting ones still run, and every waiting call is
+    # answered once, with its own result.
+    for n in range(10):
+        await send_json(ws, {"jsonrpc": "2.0", "method": "sleep", "params": [0.3], "id": f"slow{n}"})
+        await send_json(ws, {"jsonrpc": "2.0", "method": "subtract", "params": [n, 1], "id": f"fast{n}"})
+    replies = [await recv_json(ws) for _ in range(20)]
+    ids = [reply["id"] for reply in replies]
+    assert ids[:10] == [f"fast{n}" for n in range(10)]
+    assert sorted(ids[10:]) == sorted(f"slow{n}" for n in range(10))
+    assert [reply["result"] for reply in replies[:10]] == [n - 1 for n in range(10)]
+
+
+async def test_a_context_variable_set_by_a_method_stays_in_its_request(ws: ClientConnection) -> None:
+    # "tag" returns the value the variable held when it started (None for a
+    # request of its own) and fails if another request's value shows up later.
+    for n in range(6):
+        await send_json(ws, {"jsonrpc": "2.0", "method": "tag", "params": [f"t{n}", 0.05 * (n % 2)], "id": n})
+    replies = [await recv_json(ws) for _ in range(6)]
+    assert sorted(reply["id"] for reply in replies) == list(range(6))
+    assert all(reply.get("result", "error") is None for reply in replies), replies
+
+
+async def test_asyncio_timeout_in_a_method_cancels_that_method_only(ws: ClientConnection) -> None:
+    await send_json(ws, {"jsonrpc": "2.0", "method": "own_timeout", "params": [5, 0.1], "id": "short"})
+    await send_json(ws, {"jsonrpc": "2.0", "method": "own_timeout", "params": [0.3, 2], "id": "long"})
+    assert await recv_json(ws) == {"jsonrpc": "2.0", "result": "timed out", "id": "short"}
+    assert await recv_json(ws) == {"jsonrpc": "2.0", "result": "finished", "id": "long"}
+    # The connection keeps reading and answering.
+    await send_json(ws, {"jsonrpc": "2.0", "method": "subtract", "params": [3, 1], "id": "after"})
+    assert await recv_json(ws) == {"jsonrpc": "2.0", "result": 2, "id": "after"}
+
+
+async def test_a_task_group_in_a_method(ws: ClientConnection) -> None:
+    await send_json(ws, {"jsonrpc": "2.0", "method": "squares", "params": [5], "id": 1})
+    await send_json(ws, {"jsonrpc": "2.0", "method": "subtract", "params": [3, 1], "id": 2})
+    assert await recv_json(ws) == {"jsonrpc": "2.0", "result": 2, "id": 2}
+    assert await recv_json(ws) == {"jsonrpc": "2.0", "result": [0, 1, 4, 9, 16], "id": 1}

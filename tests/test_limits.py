@@ -33,6 +33,7 @@ import wsrpc_app
 from tests.pubsub_helpers import PATH, Peer, fresh_permissions, wsrpc  # noqa: F401
 from wsrpc_app.consumers import CloseCode, RpcConsumer
 from wsrpc_app.hub import current_hub
+from wsrpc_app.idle import idle_sweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,8 +75,8 @@ def left_nothing_behind(consumer: Tracked) -> None:
     assert len(endpoint.outbox) == 0
     assert consumer.connection.closed
     assert not consumer.connection.subscriptions
-    for timer in (consumer._idle_timer, consumer._lifespan_timer):
-        assert timer is None or timer.cancelled()
+    assert consumer not in idle_sweep().watched
+    assert consumer._lifespan_timer is None or consumer._lifespan_timer.cancelled()
     hub = current_hub()
     if hub is not None:
         assert consumer.connection not in {s for names in hub.routes.values() for subs in names.values() for s in subs}
@@ -323,7 +324,7 @@ async def test_idle_timeout_none() -> None:
     with limits(IDLE_TIMEOUT=None):
         async with opened() as (peer, consumer):
             assert await peer.ws.receive_nothing(timeout=0.5)
-            assert consumer._idle_timer is None
+            assert consumer not in idle_sweep().watched
             await still_answers(peer)
 
 

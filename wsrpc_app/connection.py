@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from types import EllipsisType
 from typing import Any
 
@@ -45,8 +46,10 @@ class Connection:
         self.dispatcher: Dispatcher | None = None
         self.subscriptions: set[str] = set()
         self.max_subscriptions = max_subscriptions
-        self.publish_bucket = TokenBucket(publish_rate)
-        self._publishing = asyncio.Lock()
+        self.publish_rate = publish_rate
+        # Made by the first publish: most connections never publish.
+        self._publish_bucket: TokenBucket | None = None
+        self._publishing: asyncio.Lock | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -105,6 +108,7 @@ class Connection:
         validate_pattern(name)
         if name in self.subscriptions:
             return {"topic": name, "subscribed": True}
+        name = sys.intern(name)  # one string for every connection subscribed to it
         self._check_room()
         if not await aallowed(self.user, "subscribe", name):
             raise PermissionDenied(data={"topic": name, "action": "subscribe"})
@@ -139,10 +143,14 @@ class Connection:
         from .publishing import apublish
 
         validate_topic(topic)
-        if not self.publish_bucket.take():
-            raise TooManyRequests("Publishing too fast", data={"publish_rate": self.publish_bucket.rate})
+        if self._publish_bucket is None:
+            self._publish_bucket = TokenBucket(self.publish_rate)
+            self._publishing = asyncio.Lock()
+        if not self._publish_bucket.take():
+            raise TooManyRequests("Publishing too fast", data={"publish_rate": self.publish_rate})
         # Requests run concurrently, but one connection's publishes go out in
         # the order they came in, even when the client does not wait for replies.
+        assert self._publishing is not None
         async with self._publishing:
             if not await aallowed(self.user, "publish", topic):
                 raise PermissionDenied(data={"topic": topic, "action": "publish"})

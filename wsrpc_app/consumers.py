@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
+from asgiref.sync import markcoroutinefunction
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -14,6 +17,7 @@ from .conf import get_registry, wsrpc_settings
 from .connection import Connection
 from .endpoint import Endpoint
 from .errors import InvalidRequest
+from .idle import idle_sweep
 from .server import server_dispatcher
 
 __all__ = ["RpcConsumer", "CloseCode"]
@@ -47,12 +51,29 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
 
     connection: Connection
     endpoint: Endpoint
-    _idle_timer: asyncio.TimerHandle | None = None
+    groups = ()  # Channels' group membership is unused: the hub holds it (hub.py)
     _lifespan_timer: asyncio.TimerHandle | None = None
     #: Set once a request first waited on the task the server started, which
     #: since then is that request's: the end of the connection, or the error
     #: another reading task met, for that task to return.
     _ended: asyncio.Future[None] | None = None
+
+    @classmethod
+    def as_asgi(cls, **initkwargs: Any) -> Any:  # Any: django-stubs' path() wants a view
+        """An ASGI application that runs a new consumer for each connection, as Channels' ``as_asgi``.
+
+        Channels' is a coroutine that awaits the consumer's, suspended for the
+        life of every connection; this one is a plain function that returns
+        the consumer's coroutine. It carries the same attributes.
+        """
+
+        def app(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
+            return cls(**initkwargs)(scope, receive, send)
+
+        app.consumer_class = cls  # type: ignore[attr-defined]
+        app.consumer_initkwargs = initkwargs  # type: ignore[attr-defined]
+        functools.update_wrapper(app, cls, updated=())  # name and docstring from the class
+        return markcoroutinefunction(app)  # an ASGI 3 application to asgiref and servers
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Channels would give every connection a channel of its own on the
@@ -158,7 +179,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         await self.connection.open()
         self._start_timers()
 
-    # Timers: one handle per limit, rescheduled lazily, no task per connection.
+    # Timers: the loop's idle sweep (idle.py), and a handle for MAX_LIFESPAN.
 
     def _start_timers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -166,26 +187,21 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         idle: float | None = wsrpc_settings.IDLE_TIMEOUT
         lifespan: float | None = wsrpc_settings.MAX_LIFESPAN
         if idle is not None:
-            self._idle_timer = loop.call_later(idle, self._check_idle, idle)
+            idle_sweep().watch(self, idle)
         if lifespan is not None:
             self._lifespan_timer = loop.call_later(lifespan, self._expire, CloseCode.LIFESPAN_REACHED, "lifespan")
 
-    def _check_idle(self, idle: float) -> None:
-        loop = asyncio.get_running_loop()
-        quiet = loop.time() - self.last_seen
-        if quiet < idle:
-            self._idle_timer = loop.call_later(idle - quiet, self._check_idle, idle)
-        else:
-            self._expire(CloseCode.IDLE_TIMEOUT, "idle timeout")
+    def idled(self) -> None:
+        self._expire(CloseCode.IDLE_TIMEOUT, "idle timeout")
 
     def _expire(self, code: int, why: str) -> None:
         logger.info("closing a connection: %s", why)
         self._closing = asyncio.ensure_future(self._close_with(code))
 
     def _stop_timers(self) -> None:
-        for timer in (self._idle_timer, self._lifespan_timer):
-            if timer is not None:
-                timer.cancel()
+        idle_sweep().forget(self)
+        if self._lifespan_timer is not None:
+            self._lifespan_timer.cancel()
 
     def _overflowed(self) -> None:
         logger.warning("closing a connection that does not read: %d frames waiting", self.endpoint.outbox.limit or 0)

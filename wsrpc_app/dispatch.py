@@ -78,6 +78,8 @@ class Dispatcher:
     ``middlewares`` wrap every call, the first outermost.
     """
 
+    __slots__ = ("registry", "run_sync", "time_limit", "debug", "_refusals", "_chain")
+
     def __init__(
         self,
         registry: Registry,

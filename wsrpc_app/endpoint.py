@@ -9,10 +9,9 @@ correlates the peer's replies with the calls this side made.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-from collections.abc import Callable, Coroutine
-from types import EllipsisType
+from collections.abc import Callable, Coroutine, Mapping
+from types import EllipsisType, MappingProxyType
 from typing import Any
 
 from . import eager, protocol
@@ -25,6 +24,8 @@ from .types import Params, SendText
 __all__ = ["Endpoint", "params_of"]
 
 logger = logging.getLogger("wsrpc")
+
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 def params_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Params | None:
@@ -51,6 +52,11 @@ class Endpoint:
     another task while this one finishes the request.
     """
 
+    __slots__ = (
+        "inline", "outbox", "dispatcher", "context", "max_in_flight", "max_batch", "call_timeout",
+        "handoff", "in_flight", "running", "pending", "_last_id", "closed",
+    )
+
     def __init__(
         self,
         send: SendText,
@@ -67,7 +73,7 @@ class Endpoint:
     ) -> None:
         #: Notifications handled at once, in order of arrival, outside the
         #: in-flight bound (the Python client's events).
-        self.inline = inline or {}
+        self.inline: Mapping[str, Callable[[Params | None], None]] = inline or _NOTHING
         self.outbox = Outbox(send, limit=max_outbound, on_overflow=on_overflow or self._overflowed)
         self.dispatcher = dispatcher
         self.context = context
@@ -79,7 +85,7 @@ class Endpoint:
         #: The tasks running requests now, each with the future that ends with its request.
         self.running: dict[asyncio.Task[Any], asyncio.Future[Any]] = {}
         self.pending: dict[int, asyncio.Future[Any]] = {}
-        self._ids = itertools.count(1)
+        self._last_id = 0
         self.closed = False
 
     # Incoming ---------------------------------------------------------------
@@ -240,7 +246,7 @@ class Endpoint:
         """
         if self.closed:
             raise PeerDisconnected("the connection is closed")
-        id_ = next(self._ids)
+        id_ = self._next_id()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending[id_] = future
         try:
@@ -262,7 +268,7 @@ class Endpoint:
         if self.closed:
             raise PeerDisconnected("the connection is closed")
         loop = asyncio.get_running_loop()
-        ids = [next(self._ids) for _ in calls]
+        ids = [self._next_id() for _ in calls]
         futures = [loop.create_future() for _ in calls]
         self.pending.update(zip(ids, futures, strict=True))
         try:
@@ -281,6 +287,10 @@ class Endpoint:
                 del self.pending[id_]
                 if future.done() and not future.cancelled():
                     future.exception()
+
+    def _next_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
 
     async def notify(self, method: str, params: Params | None = None) -> None:
         """Send a notification to the peer."""

@@ -13,6 +13,8 @@ class TokenBucket:
     ``None`` allows everything.
     """
 
+    __slots__ = ("rate", "capacity", "tokens", "updated")
+
     def __init__(self, rate: float | None) -> None:
         self.rate = rate
         self.capacity = max(float(rate), 1.0) if rate is not None else 0.0

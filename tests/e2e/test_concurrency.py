@@ -60,7 +60,7 @@ async def test_methods_that_wait_and_methods_that_do_not_interleave(ws: ClientCo
     # answered while the waiting ones still run, and every waiting call is
     # answered once, with its own result.
     for n in range(10):
-        await send_json(ws, {"jsonrpc": "2.0", "method": "sleep", "params": [0.3], "id": f"slow{n}"})
+        await send_json(ws, {"jsonrpc": "2.0", "method": "sleep", "params": [1.0], "id": f"slow{n}"})
         await send_json(ws, {"jsonrpc": "2.0", "method": "subtract", "params": [n, 1], "id": f"fast{n}"})
     replies = [await recv_json(ws) for _ in range(20)]
     ids = [reply["id"] for reply in replies]

@@ -15,6 +15,7 @@ test settings' 64 KiB.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import time
@@ -252,24 +253,25 @@ async def one_cycle(server: ServerProcess, n: int) -> None:
             assert (await call(ws, "{nope"))["error"]["code"] == -32700
 
 
-async def test_1000_connect_disconnect_cycles(server: ServerProcess) -> None:
+async def test_3000_connect_disconnect_cycles(server: ServerProcess) -> None:
     """Tasks, endpoints and hub routes come back to the baseline; memory stops growing.
 
     Measured on 2 busy CPUs after the warm-up: tasks back to exactly the
     baseline (5 on daphne, 6 on uvicorn: the hub's two, the server's own, the
     asking connection's), one endpoint (the asking one), no route, no new
-    thread; RSS +5 to +9 MiB on daphne and +1 to +3 MiB on uvicorn over the
-    first 500 (allocator arenas filling, in steps of up to 4 MiB), then +0.1
-    to +2.3 MiB over the next 500. A leak of 12 KiB a connection would add
-    6 MiB a half; the exact counts above catch smaller ones of whole objects.
+    thread. RSS grows in steps as allocator arenas fill: on daphne +10 to
+    +17 MiB over the first 4,000 cycles, then flat for 10,000 more; a step
+    of 1 to 3 MiB can still land in any stretch of 500 cycles after the
+    warm-up of 3,000, and most stretches add 0 to 0.5 MiB. A leak of 4 KiB a connection would add 2 MiB
+    to every stretch; the exact counts above catch smaller ones of whole objects.
     """
-    for start in range(0, 500, 10):  # warm up: thread pool, caches, allocator arenas
+    for start in range(0, 3000, 10):  # warm up: thread pool, caches, allocator arenas
         await asyncio.gather(*(one_cycle(server, n) for n in range(start, start + 10)))
     baseline = await quiet_baseline(server)
     rss = [baseline["rss"]]
     async with keeps_answering(server, max_latency=1.0):
-        for half in range(2):
-            for start in range(half * 500, half * 500 + 500, 10):
+        for stretch in range(6):
+            for start in range(stretch * 500, stretch * 500 + 500, 10):
                 await asyncio.gather(*(one_cycle(server, n) for n in range(start, start + 10)))
             rss.append((await server_stats(server))["rss"])
     after = await settled(server, baseline, within=10)
@@ -278,8 +280,9 @@ async def test_1000_connect_disconnect_cycles(server: ServerProcess) -> None:
         f"routes {after['routes']}, threads {baseline['threads']} -> {after['threads']}, "
         f"rss {' -> '.join(f'{r / MB:.1f}' for r in rss)} MiB"
     )
-    assert rss[2] - rss[0] < 16 * MB
-    assert rss[2] - rss[1] < 6 * MB
+    growths = sorted(later - earlier for earlier, later in itertools.pairwise(rss))
+    assert growths[len(growths) // 2] < 2 * MB, growths  # the median stretch
+    assert rss[-1] - rss[0] < 24 * MB
     assert after["tasks"] == baseline["tasks"]
 
 
@@ -295,8 +298,14 @@ async def test_client_leaves_in_the_middle_of_a_server_call(server: ServerProces
                     await leaving.close()
                 else:
                     leaving.transport.abort()
-        during = await server_stats(server)
-        assert during["endpoints"] <= 2  # this one and keeps_answering's, once the leavers are gone
+        # This one and keeps_answering's, once the server has seen the last leaver go.
+        deadline = time.monotonic() + 2.0
+        for _ in range(40):
+            during = await server_stats(server)
+            if during["endpoints"] <= 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        assert during["endpoints"] <= 2, during
     await settled(server, baseline)
 
 

@@ -15,10 +15,13 @@ possible through it, and it is let through by default
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
-from urllib.parse import ParseResult
+from urllib.parse import ParseResult, urlparse
 
+from asgiref.sync import markcoroutinefunction
 from channels.security.websocket import OriginValidator as ChannelsOriginValidator
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 
 from .conf import wsrpc_settings
@@ -37,16 +40,38 @@ def allowed_origins() -> list[str]:
     return hosts
 
 
+def _origin(scope: dict[str, Any]) -> ParseResult | None:
+    """The handshake's ``Origin``, parsed; the last one when there are several, as Channels reads it."""
+    origin = None
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            origin = urlparse(value.decode("latin1"))
+    return origin
+
+
 class OriginValidator(ChannelsOriginValidator):  # type: ignore[misc]  # channels has no type hints
     """Refuses WebSocket handshakes from pages whose origin is not allowed.
 
     Patterns are Channels': ``https://example.com``, ``example.com`` (any
     scheme and port), ``.example.com`` (and its subdomains), ``*``. Settings
     are read at each handshake.
+
+    Unlike Channels' validator, whose coroutine stays suspended in
+    ``await application(...)`` with the parsed origin for the life of every
+    connection, ``__call__`` is a plain function: it checks the origin and
+    returns the application's coroutine (or the denier's).
     """
 
     def __init__(self, application: Any) -> None:
         self.application = application
+
+    @markcoroutinefunction  # an ASGI 3 application to asgiref and servers, though a plain function
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[Any]:
+        if scope["type"] != "websocket":
+            return super().__call__(scope, receive, send)  # type: ignore[no-any-return]  # Channels' error
+        if self.valid_origin(_origin(scope)):
+            return self.application(scope, receive, send)  # type: ignore[no-any-return]
+        return WebsocketDenier()(scope, receive, send)  # type: ignore[no-any-return]
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -86,7 +86,8 @@ class PeerProcess(ServerProcess):
         elif self.name == "daphne":
             command = [sys.executable, "-m", "daphne", "-v", "0", "-b", self.host, "-p", str(self.port), self.app]
         else:
-            command = [sys.executable, "-m", "uvicorn", self.app, *where, "--log-level", "warning"]
+            command = [sys.executable, "-m", "uvicorn", self.app, *where, "--log-level", "warning",
+                       *os.environ.get("BENCH_UVICORN_ARGS", "").split()]
         if self.profile is None:
             return command
         spy = py_spy()

@@ -41,7 +41,7 @@ def test_returns_a_new_consumers_coroutine() -> None:
     first = app({"type": "websocket"}, None, None)
     second = app({"type": "websocket"}, None, None)
     try:
-        assert first.cr_code is RpcConsumer.__call__.__code__  # type: ignore[attr-defined]
+        assert first.cr_code is RpcConsumer._read.__code__  # type: ignore[attr-defined]
         assert first.cr_frame.f_locals["self"] is not second.cr_frame.f_locals["self"]  # type: ignore[attr-defined]
         assert first.cr_frame.f_locals["self"].label == "x"  # type: ignore[attr-defined]
     finally:

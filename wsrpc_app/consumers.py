@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from asgiref.sync import markcoroutinefunction
@@ -75,7 +75,9 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         functools.update_wrapper(app, cls, updated=())  # name and docstring from the class
         return markcoroutinefunction(app)  # an ASGI 3 application to asgiref and servers
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Coroutine[Any, Any, None]:
+        # A plain function returning the reading coroutine: one frame less
+        # held for the life of every connection.
         # Channels would give every connection a channel of its own on the
         # layer (with RedisPubSubChannelLayer, a Redis subscription each).
         # Layer traffic goes through the process's hub instead (hub.py).
@@ -83,17 +85,17 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         self.channel_layer = None
         self.base_send = send
         self._receive = receive
-        await self._read()
-        if self._ended is not None:
-            await self._ended
+        return self._read(first=True)
 
-    async def _read(self) -> None:
+    async def _read(self, first: bool = False) -> None:
         """Read and handle messages for as long as this task is the one reading.
 
         One source of messages, so a plain loop: Channels' await_many_dispatch
         makes a task and an asyncio.wait() per message to serve several.
         Requests run on the reading task until they first wait; then reading
-        moves to a new task (:meth:`_handoff`) and this one ends with its request.
+        moves to a new task (:meth:`_handoff`) and this one ends with its
+        request. The ``first`` task, the server's, then waits for the end of
+        the connection, as the server expects of an application.
         """
         me = self._reader = asyncio.current_task()
         receive = self._receive
@@ -107,12 +109,15 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         except StopConsumer:
             self._end()
         except BaseException as exc:
-            if self._ended is None:  # the server's own task: the server reports it
+            if first:  # the server's own task: the server reports it
                 raise
             self._end(exc)
             if not isinstance(exc, Exception):
                 raise
             await self.endpoint.close()  # stops the requests; the server's task then raises exc
+            return
+        if first and self._ended is not None:
+            await self._ended
 
     def _handoff(self) -> None:
         # A request on the reading task waits; the next frames are read on a new task.

@@ -51,7 +51,10 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
 
     connection: Connection
     endpoint: Endpoint
-    groups = ()  # Channels' group membership is unused: the hub holds it (hub.py)
+    # Channels' per-connection channel and groups are unused: the hub holds
+    # memberships for the whole process (hub.py).
+    groups = ()
+    channel_layer = None
     _lifespan_timer: asyncio.TimerHandle | None = None
     #: Set once a request first waited on the task the server started, which
     #: since then is that request's: the end of the connection, or the error
@@ -82,7 +85,6 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         # layer (with RedisPubSubChannelLayer, a Redis subscription each).
         # Layer traffic goes through the process's hub instead (hub.py).
         self.scope = scope
-        self.channel_layer = None
         self.base_send = send
         self._receive = receive
         return self._read(first=True)

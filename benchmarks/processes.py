@@ -29,6 +29,12 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
+#: What the README's deployment advice adds to uvicorn's defaults, for every
+#: peer served by uvicorn: no per-message compression (a compressor and a
+#: decompressor per connection, for frames of a few hundred bytes).
+UVICORN_OPTIONS = ("--ws-per-message-deflate", "false")
+
+
 class PeerProcess(ServerProcess):
     """One server process of a benchmark peer.
 
@@ -49,6 +55,7 @@ class PeerProcess(ServerProcess):
         needs_db: bool = True,
         log_dir: Path | None = None,
         profile: Path | None = None,
+        daphne_module: str = "daphne",
         **kwargs: Any,
     ) -> None:
         if module is None and server not in SERVERS:
@@ -59,6 +66,7 @@ class PeerProcess(ServerProcess):
         self.module = module
         self.needs_db = needs_db
         self.profile = profile
+        self.daphne_module = daphne_module
         self._log_path = Path(log_dir or self.db_path.parent, f"{server}-{self.port}.log")
 
     def __repr__(self) -> str:
@@ -84,10 +92,10 @@ class PeerProcess(ServerProcess):
         if self.module is not None:
             command = [sys.executable, "-m", self.module, *where]
         elif self.name == "daphne":
-            command = [sys.executable, "-m", "daphne", "-v", "0", "-b", self.host, "-p", str(self.port), self.app]
+            daphne = [sys.executable, "-m", self.daphne_module, "-v", "0"]
+            command = [*daphne, "-b", self.host, "-p", str(self.port), self.app]
         else:
-            command = [sys.executable, "-m", "uvicorn", self.app, *where, "--log-level", "warning",
-                       *os.environ.get("BENCH_UVICORN_ARGS", "").split()]
+            command = [sys.executable, "-m", "uvicorn", self.app, *where, "--log-level", "warning", *UVICORN_OPTIONS]
         if self.profile is None:
             return command
         spy = py_spy()

@@ -160,6 +160,13 @@ def _rss_bytes() -> int:
 
 
 @rpc_method
+async def event_loop() -> str:
+    """The class of the event loop this server runs on, as ``module.name``."""
+    loop = type(asyncio.get_running_loop())
+    return f"{loop.__module__}.{loop.__qualname__}"
+
+
+@rpc_method
 async def server_stats(collect: bool = True) -> dict[str, int]:
     """Tasks, hub routes, threads, live endpoints and RSS of this server process."""
     if collect:

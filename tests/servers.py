@@ -33,6 +33,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: The ASGI servers the project supports, by name.
 SERVERS = ("daphne", "uvicorn")
+#: Also known: daphne on uvloop, through ``python -m wsrpc_app.daphne``.
+LAUNCHERS = {"daphne": "daphne", "daphne-uvloop": "wsrpc_app.daphne"}
 
 
 class ServerError(RuntimeError):
@@ -73,8 +75,8 @@ class ServerProcess:
         startup_timeout: float = 20.0,
         stop_timeout: float = 5.0,
     ) -> None:
-        if server not in SERVERS:
-            raise ValueError(f"unknown server {server!r}; expected one of {SERVERS}")
+        if server not in SERVERS and server not in LAUNCHERS:
+            raise ValueError(f"unknown server {server!r}; expected one of {SERVERS + tuple(LAUNCHERS)}")
         self.name = server
         self.app = app
         self.settings = settings
@@ -172,8 +174,8 @@ class ServerProcess:
             self._migrated = True
 
     def command(self) -> list[str]:
-        if self.name == "daphne":
-            return [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), self.app]
+        if self.name in LAUNCHERS:
+            return [sys.executable, "-m", LAUNCHERS[self.name], "-b", self.host, "-p", str(self.port), self.app]
         return [sys.executable, "-m", "uvicorn", self.app, "--host", self.host, "--port", str(self.port)]
 
     def output(self) -> str:

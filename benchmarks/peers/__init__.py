@@ -54,7 +54,7 @@ class Peer:
 
     name: str
     kind: str  # "wsrpc" | "channels" | "websockets" | "fastapi-rpc" | "fastapi-pubsub"
-    server: str  # "uvicorn" | "daphne" | "websockets"
+    server: str  # "uvicorn" | "daphne" | "daphne-uvloop" (python -m wsrpc_app.daphne) | "websockets"
     #: A channel layer (``LAYERS``); for the websockets and fastapi peers, "memory" means no Redis.
     layer: str = "redis_pubsub"
     #: The reference the others are divided by.
@@ -79,7 +79,8 @@ class Peer:
             via = "no channel layer"
         else:
             via = LAYERS[self.layer]
-        return f"{what} on {self.server}, {via}"
+        server = "daphne on uvloop (`python -m wsrpc_app.daphne`)" if self.server == "daphne-uvloop" else self.server
+        return f"{what} on {server}, {via}"
 
     @property
     def dialect(self) -> Dialect:
@@ -145,7 +146,10 @@ class Peer:
                 "WSRPC_TEST_OUTBOUND_QUEUE": str(max(10_000, 2 * events)),
             }
             # The database is migrated once, before any peer starts, and only read here.
-            return PeerProcess(self.server, settings="benchmarks.peers.wsrpc_settings", env=env, **common)
+            if self.server == "daphne-uvloop":
+                common["daphne_module"] = "wsrpc_app.daphne"
+            server = "daphne" if self.server == "daphne-uvloop" else self.server
+            return PeerProcess(server, settings="benchmarks.peers.wsrpc_settings", env=env, **common)
         env = {"REDIS_URL": redis_url, "BENCH_LAYER": self.layer, "BENCH_LAYER_PREFIX": prefix}
         if self.kind == "channels":
             return PeerProcess(
@@ -163,6 +167,7 @@ PEERS: tuple[Peer, ...] = (
     Peer("wsrpc-uvicorn-pubsub", "wsrpc", "uvicorn", "redis_pubsub"),
     Peer("wsrpc-uvicorn-redis", "wsrpc", "uvicorn", "redis"),
     Peer("wsrpc-daphne-pubsub", "wsrpc", "daphne", "redis_pubsub"),
+    Peer("wsrpc-daphne-uvloop-pubsub", "wsrpc", "daphne-uvloop", "redis_pubsub"),
     Peer("channels-uvicorn-pubsub", "channels", "uvicorn", "redis_pubsub"),
     Peer("channels-uvicorn-redis", "channels", "uvicorn", "redis"),
     Peer("fastapi-pubsub-1proc", "fastapi-pubsub", "uvicorn", "memory", count=1),
@@ -174,6 +179,7 @@ PEERS: tuple[Peer, ...] = (
 CALL_PEERS: tuple[Peer, ...] = (
     Peer("wsrpc-uvicorn", "wsrpc", "uvicorn", "memory"),
     Peer("wsrpc-daphne", "wsrpc", "daphne", "memory"),
+    Peer("wsrpc-daphne-uvloop", "wsrpc", "daphne-uvloop", "memory"),
     Peer("channels-uvicorn", "channels", "uvicorn", "memory"),
     Peer("fastapi-rpc-uvicorn", "fastapi-rpc", "uvicorn", "memory"),
     Peer("websockets", "websockets", "websockets", "memory", ceiling=True),
@@ -183,6 +189,7 @@ CALL_PEERS: tuple[Peer, ...] = (
 MEMORY_PEERS: tuple[Peer, ...] = (
     Peer("wsrpc-uvicorn-pubsub", "wsrpc", "uvicorn", "redis_pubsub"),
     Peer("wsrpc-daphne-pubsub", "wsrpc", "daphne", "redis_pubsub"),
+    Peer("wsrpc-daphne-uvloop-pubsub", "wsrpc", "daphne-uvloop", "redis_pubsub"),
     Peer("channels-uvicorn-pubsub", "channels", "uvicorn", "redis_pubsub"),
     Peer("fastapi-pubsub-redis", "fastapi-pubsub", "uvicorn", "redis"),
     Peer("websockets-pubsub", "websockets", "websockets", ceiling=True),

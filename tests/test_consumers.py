@@ -309,6 +309,33 @@ async def test_disconnect_cancels_every_waiting_method_and_ends_every_task_it_ra
     assert len(asyncio.all_tasks()) == tasks_before
 
 
+class BreaksOnBoom(RpcConsumer):
+    """A consumer whose frame handling fails on the frame ``boom``."""
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if message.get("text") == "boom":
+            raise RuntimeError("boom")
+        await super().websocket_receive(message)
+
+
+@pytest.mark.parametrize("waiting", [False, True])
+async def test_an_error_in_the_reading_task_reaches_the_server_and_stops_the_requests(waiting: bool) -> None:
+    # With a waiting request, the reading has moved to a task of wsrpc's own:
+    # its error must still end the application with that error (the server
+    # reports it and closes the socket), and the waiting request must end.
+    django_methods.CANCELLED.clear()
+    with override_settings(WSRPC=with_helpers()):
+        ws = WebsocketCommunicator(BreaksOnBoom.as_asgi(), PATH)
+        assert (await ws.connect())[0]
+        if waiting:
+            await ws.send_json_to(request("hold", ["held"]))
+            assert await ws.receive_json_from() == {"jsonrpc": "2.0", "method": "started", "params": ["held"]}
+        await ws.send_to(text_data="boom")
+        with pytest.raises(RuntimeError, match="boom"):
+            await ws.wait(timeout=2)
+    assert django_methods.CANCELLED == (["held"] if waiting else [])
+
+
 async def test_disconnect_ends_a_pending_server_call() -> None:
     consumer_class, seen = recording_consumer()
     ws = WebsocketCommunicator(consumer_class.as_asgi(), PATH)

@@ -29,7 +29,18 @@ from pathlib import Path
 from . import report
 from .client import Caller, close_all, open_many
 from .dialects import Dialect
-from .harness import Fleet, Usage, difference, loop_factory, progress, wait_for_quiet
+from .harness import (
+    QUIET_LOAD,
+    QUIET_WAIT,
+    Fleet,
+    Usage,
+    add_shared_arguments,
+    difference,
+    loop_factory,
+    modes_from,
+    progress,
+    wait_for_quiet,
+)
 from .peers import CALL_PEERS, Peer, select_peers
 from .stats import Series, percentile
 
@@ -61,8 +72,8 @@ class Options:
     warmup: float = 0.5
     #: Seconds a run may wait past ``duration`` for its last replies before they count as missing.
     timeout: float = 15.0
-    quiet_load: float = 0.25
-    quiet_wait: float = 5.0
+    quiet_load: float = QUIET_LOAD
+    quiet_wait: float = QUIET_WAIT
     loop: str = "auto"
     keep_logs: bool = False
     profile_dir: Path | None = None
@@ -79,32 +90,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--modes", default=",".join(MODES), help="comma-separated: sequential (W1), pipelined (W2), concurrent (W3)"
     )
-    parser.add_argument(
-        "--peers", default=",".join(p.name for p in CALL_PEERS), help="comma-separated peer names (default all)"
-    )
     parser.add_argument("--window", type=int, default=Options.window, help="pipelined: calls in flight")
     parser.add_argument(
         "--connections", type=int, default=Options.connections, help="concurrent: connections calling at once"
     )
     parser.add_argument("--warmup", type=float, default=Options.warmup, help="seconds of unmeasured calls first")
     parser.add_argument("--timeout", type=float, default=Options.timeout, help="seconds a run may overrun")
-    parser.add_argument(
-        "--quiet-load", type=float, default=Options.quiet_load, help="cores other programs may use when a run starts"
-    )
-    parser.add_argument(
-        "--quiet-wait", type=float, default=Options.quiet_wait, help="seconds to wait for that before each run (0: off)"
-    )
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the client's loop")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs and print where")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="run every server under py-spy (see fanout)")
+    add_shared_arguments(parser, CALL_PEERS, redis=False)
 
 
 def options_from(args: argparse.Namespace) -> Options:
     sizes = QUICK if args.quick else DEFAULTS
-    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    unknown = set(modes) - set(MODES)
-    if unknown:
-        raise SystemExit(f"unknown mode(s): {', '.join(sorted(unknown))}; known: {', '.join(MODES)}")
+    modes = modes_from(args.modes, MODES)
     options = Options(
         duration=args.duration or sizes["duration"],
         runs=args.runs or int(sizes["runs"]),

@@ -24,7 +24,6 @@ import array
 import asyncio
 import dataclasses
 import functools
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,7 +35,19 @@ from redis.asyncio import Redis
 from . import report
 from .client import Connection, Publisher, close_all, open_many, subscribe_all
 from .dialects import JSONRPC, Dialect
-from .harness import Fleet, Usage, difference, loop_factory, progress, wait_for_quiet
+from .harness import (
+    QUIET_LOAD,
+    QUIET_WAIT,
+    REDIS_URL,
+    Fleet,
+    Usage,
+    add_shared_arguments,
+    difference,
+    loop_factory,
+    modes_from,
+    progress,
+    wait_for_quiet,
+)
 from .peers import PEERS, Peer, select_peers
 from .stats import Series, percentile
 
@@ -80,9 +91,9 @@ class Options:
     #: Seconds between the last subscription and the first publish.
     settle: float = 0.2
     #: Before each run, wait up to ``quiet_wait`` seconds for other programs to use at most ``quiet_load`` cores.
-    quiet_load: float = 0.25
-    quiet_wait: float = 5.0
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    quiet_load: float = QUIET_LOAD
+    quiet_wait: float = QUIET_WAIT
+    redis_url: str = REDIS_URL
     loop: str = "auto"
     keep_logs: bool = False
     #: Run every server under py-spy and write its samples and a summary here.
@@ -101,36 +112,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: burst, steady (default both)")
-    parser.add_argument(
-        "--peers", default=",".join(p.name for p in PEERS), help="comma-separated peer names (default all)"
-    )
     parser.add_argument("--rate", type=float, default=Options.rate, help="steady mode: events per second")
     parser.add_argument("--window", type=int, default=Options.window, help="publish requests in flight at most")
     parser.add_argument("--timeout", type=float, default=Options.timeout, help="seconds a run may overrun")
     parser.add_argument("--settle", type=float, default=Options.settle, help="seconds from subscribing to publishing")
-    parser.add_argument(
-        "--quiet-load", type=float, default=Options.quiet_load, help="cores other programs may use when a run starts"
-    )
-    parser.add_argument(
-        "--quiet-wait", type=float, default=Options.quiet_wait, help="seconds to wait for that before each run (0: off)"
-    )
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", Options.redis_url))
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the client's loop")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs and print where")
     parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
         help="run every server under py-spy; write its samples and a summary (DIR/profile.md) there",
     )
+    add_shared_arguments(parser, PEERS, redis=True)
 
 
 def options_from(args: argparse.Namespace) -> Options:
     sizes = QUICK if args.quick else DEFAULTS
-    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    unknown = set(modes) - set(MODES)
-    if unknown:
-        raise SystemExit(f"unknown mode(s): {', '.join(sorted(unknown))}; known: {', '.join(MODES)}")
+    modes = modes_from(args.modes, MODES)
     peers = select_peers(args.peers, PEERS)
     options = Options(
         subscribers=args.subscribers or sizes["subscribers"],

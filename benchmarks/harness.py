@@ -10,6 +10,7 @@ CPU per operation and how busy other programs kept the machine.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import concurrent.futures
 import os
@@ -28,7 +29,40 @@ from .peers import Peer
 from .processes import PeerProcess, cpu_seconds, machine_cpu_seconds
 from .profiles import Profile
 
-__all__ = ["Fleet", "Usage", "difference", "loop_factory", "progress", "wait_for_quiet"]
+__all__ = [
+    "Fleet", "Usage", "add_shared_arguments", "difference", "loop_factory", "modes_from", "progress", "wait_for_quiet",
+]
+
+#: Before each run, wait up to QUIET_WAIT seconds for other programs to use at most QUIET_LOAD cores.
+QUIET_LOAD = 0.25
+QUIET_WAIT = 5.0
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def add_shared_arguments(parser: argparse.ArgumentParser, peers: Sequence[Peer], *, redis: bool) -> None:
+    """The options every workload takes: its peers, a quiet machine, Redis (``redis``), the client's loop, logs."""
+    parser.add_argument(
+        "--peers", default=",".join(p.name for p in peers), help="comma-separated peer names (default all)"
+    )
+    parser.add_argument(
+        "--quiet-load", type=float, default=QUIET_LOAD, help="cores other programs may use when a run starts"
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=QUIET_WAIT, help="seconds to wait for that before each run (0: off)"
+    )
+    if redis:
+        parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", REDIS_URL))
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the client's loop")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs and print where")
+
+
+def modes_from(text: str, known: Sequence[str]) -> tuple[str, ...]:
+    """The comma-separated modes of ``--modes``; SystemExit for one not in ``known``."""
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = set(modes) - set(known)
+    if unknown:
+        raise SystemExit(f"unknown mode(s): {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+    return modes
 
 
 def progress(text: str) -> None:

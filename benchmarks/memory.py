@@ -17,14 +17,24 @@ import argparse
 import asyncio
 import dataclasses
 import math
-import os
 import time
 from collections.abc import Sequence
 
 from . import report
 from .client import Connection, close_all, open_many, subscribe_all
 from .dialects import Dialect
-from .harness import Fleet, Usage, difference, loop_factory, progress, wait_for_quiet
+from .harness import (
+    QUIET_LOAD,
+    QUIET_WAIT,
+    REDIS_URL,
+    Fleet,
+    Usage,
+    add_shared_arguments,
+    difference,
+    loop_factory,
+    progress,
+    wait_for_quiet,
+)
 from .peers import MEMORY_PEERS, Peer, select_peers
 from .processes import PeerProcess
 from .stats import Series
@@ -61,9 +71,9 @@ class Options:
     settle: float = 1.0
     #: Seconds the connections may take to open and subscribe.
     timeout: float = 120.0
-    quiet_load: float = 0.25
-    quiet_wait: float = 5.0
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    quiet_load: float = QUIET_LOAD
+    quiet_wait: float = QUIET_WAIT
+    redis_url: str = REDIS_URL
     loop: str = "auto"
     keep_logs: bool = False
 
@@ -78,20 +88,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="smoke-test sizes: {connections} connections, {runs} run (explicit flags win)".format(**QUICK),
     )
-    parser.add_argument(
-        "--peers", default=",".join(p.name for p in MEMORY_PEERS), help="comma-separated peer names (default all)"
-    )
     parser.add_argument("--settle", type=float, default=Options.settle, help="seconds idle before the RSS is read")
     parser.add_argument("--timeout", type=float, default=Options.timeout, help="seconds to open and subscribe all")
-    parser.add_argument(
-        "--quiet-load", type=float, default=Options.quiet_load, help="cores other programs may use when a run starts"
-    )
-    parser.add_argument(
-        "--quiet-wait", type=float, default=Options.quiet_wait, help="seconds to wait for that before each run (0: off)"
-    )
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", Options.redis_url))
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the client's loop")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs and print where")
+    add_shared_arguments(parser, MEMORY_PEERS, redis=True)
 
 
 def options_from(args: argparse.Namespace) -> Options:

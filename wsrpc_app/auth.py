@@ -118,13 +118,8 @@ class HandshakeAuthMiddleware:
     def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[Any]:
         if scope["type"] != "websocket":
             return self.layers(scope, receive, send)  # type: ignore[no-any-return]
-        cookie = authorization = None
-        for name, value in scope.get("headers", ()):
-            # The first of each, as Channels' CookieMiddleware and DRF read them.
-            if name == b"cookie" and cookie is None:
-                cookie = bytes(value).decode("latin1")
-            elif name == b"authorization" and authorization is None:
-                authorization = bytes(value).decode("latin1")
+        # The first of each header, as Channels' CookieMiddleware and DRF read them.
+        cookie, authorization = header(scope, b"cookie"), header(scope, b"authorization")
         cookies = {} if cookie is None else parse_cookie(cookie)
         scope = dict(scope, cookies=cookies)
         if "session" in scope:

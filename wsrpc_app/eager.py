@@ -14,8 +14,9 @@ finish it elsewhere:
   reading, so a method that waits never holds up the next frame);
 - :func:`within` bounds it in time, arming the timer only when it waits.
 
-Each step of the coroutine runs in its own copy of the context, as it would
-on a task of its own.
+:func:`start` and :func:`run_here` step the coroutine in its own copy of
+the context, as on a task of its own; :func:`within` steps it in the
+caller's, as ``await`` would.
 """
 
 from __future__ import annotations

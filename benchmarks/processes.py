@@ -1,6 +1,6 @@
 """Server processes of the peers under test, and the CPU time they use.
 
-:class:`PeerProcess` is the end-to-end tests' :class:`~tests.servers.ServerProcess`
+:class:`PeerProcess` is the end-to-end tests' :class:`~tests.support.servers.ServerProcess`
 (free port on 127.0.0.1, log file, bounded start and stop) with a few
 differences: the servers log at warning level only, a peer that has no
 database skips ``migrate``, a peer may be a plain module run with
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.servers import SERVERS, ServerProcess
+from tests.support.servers import SERVERS, ServerProcess
 
 __all__ = ["PeerProcess", "cpu_seconds", "machine_cpu_seconds", "py_spy"]
 

@@ -47,12 +47,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 WSRPC = {
     "METHODS": [
-        "tests.methods",
-        "tests.methods.Shapes",
+        "tests.support.methods",
+        "tests.support.methods.Shapes",
         "demo_project.methods",
         "demo_project.methods.Calculator",
-        "tests.secured_methods",
-        "tests.secured_methods.StaffTools",
+        "tests.support.secured_methods",
+        "tests.support.secured_methods.StaffTools",
     ],
     "CALL_TIMEOUT": float(os.environ.get("WSRPC_TEST_CALL_TIMEOUT", "2.0")),
     "MAX_IN_FLIGHT": 16,

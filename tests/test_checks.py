@@ -52,7 +52,7 @@ def test_every_message_has_a_hint() -> None:
 # E001 -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", [["tests.methods"], None, "tests.methods", 1], ids=repr)
+@pytest.mark.parametrize("value", [["tests.support.methods"], None, "tests.support.methods", 1], ids=repr)
 def test_e001_wsrpc_not_a_dict(value: Any) -> None:
     with override_settings(WSRPC=value):
         assert wsrpc_ids() == ["wsrpc_app.E001"]
@@ -62,7 +62,7 @@ def test_e001_wsrpc_not_a_dict(value: Any) -> None:
 
 
 def test_w001_unknown_key() -> None:
-    with override_settings(WSRPC=wsrpc(METHOD=["tests.methods.subtract"])):
+    with override_settings(WSRPC=wsrpc(METHOD=["tests.support.methods.subtract"])):
         messages = wsrpc_messages()
     assert [m.id for m in messages] == ["wsrpc_app.W001"]
     assert "'METHOD'" in messages[0].msg
@@ -84,7 +84,7 @@ def test_w001_once_per_unknown_key() -> None:
 
 @pytest.mark.parametrize(
     "methods",
-    ["tests.methods", {"tests.methods": True}, ["tests.methods", 42], [None], 3],
+    ["tests.support.methods", {"tests.support.methods": True}, ["tests.support.methods", 42], [None], 3],
     ids=repr,
 )
 def test_e002_methods_not_a_list_of_paths(methods: Any) -> None:
@@ -93,7 +93,7 @@ def test_e002_methods_not_a_list_of_paths(methods: Any) -> None:
 
 
 def test_methods_as_a_tuple_pass() -> None:
-    with override_settings(WSRPC=wsrpc(METHODS=("tests.methods", "demo_project.methods"))):
+    with override_settings(WSRPC=wsrpc(METHODS=("tests.support.methods", "demo_project.methods"))):
         assert wsrpc_ids() == []
 
 
@@ -103,34 +103,38 @@ def test_methods_as_a_tuple_pass() -> None:
 @pytest.mark.parametrize(
     "entry",
     [
-        "tests.checks_fixtures.no_such_module",
+        "tests.support.checks_fixtures.no_such_module",
         "wsrpc_no_such_package.add",
-        "tests.methods.no_such_function",
-        "tests.checks_fixtures.broken_import",
-        "tests.checks_fixtures.broken_import.anything",
-        "tests.checks_fixtures.raises_on_import",
-        "tests.checks_fixtures.bad_entries.CONSTANT",
-        "tests.checks_fixtures.bad_entries.NotMethods",
-        "tests.checks_fixtures.bad_entries.NeedsArguments",
-        "tests.checks_fixtures.bad_entries.unresolvable_hint",
+        "tests.support.methods.no_such_function",
+        "tests.support.checks_fixtures.broken_import",
+        "tests.support.checks_fixtures.broken_import.anything",
+        "tests.support.checks_fixtures.raises_on_import",
+        "tests.support.checks_fixtures.bad_entries.CONSTANT",
+        "tests.support.checks_fixtures.bad_entries.NotMethods",
+        "tests.support.checks_fixtures.bad_entries.NeedsArguments",
+        "tests.support.checks_fixtures.bad_entries.unresolvable_hint",
         "",
     ],
 )
 def test_e003_entry_cannot_be_registered(entry: str) -> None:
-    with override_settings(WSRPC=wsrpc(METHODS=["tests.methods", entry])):
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.support.methods", entry])):
         messages = wsrpc_messages()
     assert [m.id for m in messages] == ["wsrpc_app.E003"]
     assert repr(entry) in messages[0].msg
 
 
 def test_e003_once_per_bad_entry() -> None:
-    methods = ["tests.methods.no_such_function", "tests.methods.subtract", "tests.checks_fixtures.no_such_module"]
+    methods = [
+        "tests.support.methods.no_such_function",
+        "tests.support.methods.subtract",
+        "tests.support.checks_fixtures.no_such_module",
+    ]
     with override_settings(WSRPC=wsrpc(METHODS=methods)):
         assert wsrpc_ids() == ["wsrpc_app.E003", "wsrpc_app.E003"]
 
 
 def test_e003_names_the_missing_attribute() -> None:
-    with override_settings(WSRPC=wsrpc(METHODS=["tests.methods.no_such_function"])):
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.support.methods.no_such_function"])):
         [message] = wsrpc_messages()
     assert "no_such_function" in message.msg
 
@@ -139,22 +143,22 @@ def test_e003_names_the_missing_attribute() -> None:
 
 
 def test_e004_two_entries_expose_the_same_name() -> None:
-    # tests.checks_fixtures.duplicate declares add(), as demo_project.methods does.
-    with override_settings(WSRPC=wsrpc(METHODS=["demo_project.methods", "tests.checks_fixtures.duplicate"])):
+    # tests.support.checks_fixtures.duplicate declares add(), as demo_project.methods does.
+    with override_settings(WSRPC=wsrpc(METHODS=["demo_project.methods", "tests.support.checks_fixtures.duplicate"])):
         messages = wsrpc_messages()
     assert [m.id for m in messages] == ["wsrpc_app.E004"]
     assert "'add'" in messages[0].msg
     assert "demo_project.methods.add" in messages[0].msg
-    assert "tests.checks_fixtures.duplicate.add" in messages[0].msg
+    assert "tests.support.checks_fixtures.duplicate.add" in messages[0].msg
 
 
 def test_e004_same_entry_listed_twice() -> None:
-    with override_settings(WSRPC=wsrpc(METHODS=["tests.methods.subtract", "tests.methods.subtract"])):
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.support.methods.subtract", "tests.support.methods.subtract"])):
         assert wsrpc_ids() == ["wsrpc_app.E004"]
 
 
 def test_e004_namespaced_classes_clash() -> None:
-    methods = ["demo_project.methods.Calculator", "tests.checks_fixtures.duplicate.OtherCalculator"]
+    methods = ["demo_project.methods.Calculator", "tests.support.checks_fixtures.duplicate.OtherCalculator"]
     with override_settings(WSRPC=wsrpc(METHODS=methods)):
         messages = wsrpc_messages()
     assert [m.id for m in messages] == ["wsrpc_app.E004"]
@@ -163,7 +167,9 @@ def test_e004_namespaced_classes_clash() -> None:
 
 def test_different_namespaces_do_not_clash() -> None:
     # Calculator.multiply is calc.multiply; the module's add is not namespaced.
-    with override_settings(WSRPC=wsrpc(METHODS=["demo_project.methods.Calculator", "tests.checks_fixtures.duplicate"])):
+    with override_settings(
+        WSRPC=wsrpc(METHODS=["demo_project.methods.Calculator", "tests.support.checks_fixtures.duplicate"])
+    ):
         assert wsrpc_ids() == []
 
 
@@ -172,10 +178,14 @@ def test_different_namespaces_do_not_clash() -> None:
 
 @pytest.mark.parametrize(
     "entry",
-    ["tests.checks_fixtures.reserved", "tests.checks_fixtures.reserved.x", "tests.checks_fixtures.reserved.Extensions"],
+    [
+        "tests.support.checks_fixtures.reserved",
+        "tests.support.checks_fixtures.reserved.x",
+        "tests.support.checks_fixtures.reserved.Extensions",
+    ],
 )
 def test_e005_reserved_name(entry: str) -> None:
-    with override_settings(WSRPC=wsrpc(METHODS=["tests.methods", entry])):
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.support.methods", entry])):
         messages = wsrpc_messages()
     assert [m.id for m in messages] == ["wsrpc_app.E005"]
     assert "'rpc." in messages[0].msg
@@ -329,7 +339,13 @@ def test_topic_default_policies(policy: str) -> None:
 
 @pytest.mark.parametrize(
     "middlewares",
-    ["tests.middlewares.outer", {"tests.middlewares.outer": True}, [None], ["tests.middlewares.outer", 3], 3],
+    [
+        "tests.support.middlewares.outer",
+        {"tests.support.middlewares.outer": True},
+        [None],
+        ["tests.support.middlewares.outer", 3],
+        3,
+    ],
     ids=repr,
 )
 def test_e009_middlewares_not_a_list_of_paths(middlewares: Any) -> None:
@@ -340,22 +356,22 @@ def test_e009_middlewares_not_a_list_of_paths(middlewares: Any) -> None:
 @pytest.mark.parametrize(
     "entry",
     [
-        "tests.middlewares.no_such_middleware",
+        "tests.support.middlewares.no_such_middleware",
         "wsrpc_no_such_package.middleware",
-        "tests.checks_fixtures.broken_import.middleware",
-        "tests.checks_fixtures.raises_on_import",
+        "tests.support.checks_fixtures.broken_import.middleware",
+        "tests.support.checks_fixtures.raises_on_import",
         "",
     ],
 )
 def test_e009_entry_does_not_import(entry: str) -> None:
-    with override_settings(WSRPC=wsrpc(MIDDLEWARES=["tests.middlewares.outer", entry])):
+    with override_settings(WSRPC=wsrpc(MIDDLEWARES=["tests.support.middlewares.outer", entry])):
         messages = wsrpc_messages()
     assert [m.id for m in messages] == ["wsrpc_app.E009"]
     assert repr(entry) in messages[0].msg
     assert "async def middleware(request, handler)" in messages[0].hint
 
 
-@pytest.mark.parametrize("entry", ["tests.middlewares.TRACE", "tests.middlewares"])
+@pytest.mark.parametrize("entry", ["tests.support.middlewares.TRACE", "tests.support.middlewares"])
 def test_e009_entry_not_callable(entry: str) -> None:
     with override_settings(WSRPC=wsrpc(MIDDLEWARES=[entry])):
         messages = wsrpc_messages()
@@ -364,14 +380,18 @@ def test_e009_entry_not_callable(entry: str) -> None:
 
 
 def test_e009_once_per_bad_entry() -> None:
-    entries = ["tests.middlewares.no_such_middleware", "tests.middlewares.outer", "tests.middlewares.TRACE"]
+    entries = [
+        "tests.support.middlewares.no_such_middleware",
+        "tests.support.middlewares.outer",
+        "tests.support.middlewares.TRACE",
+    ]
     with override_settings(WSRPC=wsrpc(MIDDLEWARES=entries)):
         assert wsrpc_ids() == ["wsrpc_app.E009", "wsrpc_app.E009"]
 
 
 @pytest.mark.parametrize(
     "middlewares",
-    [[], ["tests.middlewares.outer", "tests.middlewares.inner"], ("tests.middlewares.record",)],
+    [[], ["tests.support.middlewares.outer", "tests.support.middlewares.inner"], ("tests.support.middlewares.record",)],
     ids=repr,
 )
 def test_middlewares_pass(middlewares: Any) -> None:
@@ -424,7 +444,7 @@ def test_origins_pass(origins: Any, allow_no_origin: bool) -> None:
 
 def test_several_problems_are_all_reported() -> None:
     bad = {
-        "METHODS": ["tests.methods.subtract", "tests.methods.no_such_function"],
+        "METHODS": ["tests.support.methods.subtract", "tests.support.methods.no_such_function"],
         "METHOD": [],
         "CHANNEL_LAYER": "nope",
         "MAX_IN_FLIGHT": 0,

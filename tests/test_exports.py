@@ -58,10 +58,10 @@ def test_star_import_gives_exactly_the_root_exports() -> None:
 
 
 def test_root_exports_are_the_defining_objects() -> None:
-    from wsrpc_app.connection import Connection
+    from wsrpc_app.core.registry import RpcMethods, rpc_method
     from wsrpc_app.errors import RpcError
-    from wsrpc_app.publishing import anotify_user, apublish, notify_user, publish
-    from wsrpc_app.registry import RpcMethods, rpc_method
+    from wsrpc_app.pubsub.publishing import anotify_user, apublish, notify_user, publish
+    from wsrpc_app.server.connection import Connection
 
     assert wsrpc_app.Connection is Connection
     assert wsrpc_app.RpcError is RpcError
@@ -79,7 +79,9 @@ def test_version_is_a_release_string() -> None:
 
 
 def test_the_modules_the_spec_names_are_found() -> None:
-    assert {"wsrpc_app.consumers", "wsrpc_app.routing", "wsrpc_app.views", "wsrpc_app.urls"} <= set(public_modules())
+    assert {"wsrpc_app.consumers", "wsrpc_app.routing", "wsrpc_app.http.views", "wsrpc_app.urls"} <= set(
+        public_modules()
+    )
 
 
 @pytest.mark.parametrize("name", public_modules())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .connection import Connection
-from .errors import RpcError
-from .publishing import anotify_user, apublish, notify_user, publish
-from .registry import RpcMethods, rpc_method
+from .core.errors import RpcError
+from .core.registry import RpcMethods, rpc_method
+from .pubsub.publishing import anotify_user, apublish, notify_user, publish
+from .server.connection import Connection
 
 __all__ = [
     "Connection",

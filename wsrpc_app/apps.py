@@ -13,6 +13,6 @@ class WsRpcConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  registers the system checks
-        from .signals import connect_signals
+        from .acl.invalidation import connect_signals
 
         connect_signals()

@@ -28,8 +28,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .conf import DEFAULTS, LIMITS, TOPIC_POLICIES
-from .protocol import is_reserved
-from .registry import RegistryError, methods_of, resolve
+from .core.protocol import is_reserved
+from .core.registry import RegistryError, methods_of, resolve
 
 __all__ = ["check_settings"]
 

@@ -1,20 +1,23 @@
-"""The ``WSRPC`` setting: defaults, lazy reading, and the registry it declares.
+"""The ``WSRPC`` setting: defaults and lazy reading.
 
 Read when used, never at import, and reloaded when a test overrides it.
+Modules that cache what they build from a setting clear it on Django's
+``setting_changed`` signal themselves; this module imports nothing of the
+package.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from .registry import Registry
+__all__ = ["DEFAULTS", "LIMITS", "TOPIC_POLICIES", "WEBSOCKET_PATH", "wsrpc_settings"]
 
-__all__ = ["DEFAULTS", "LIMITS", "wsrpc_settings", "get_registry"]
+#: Where ``wsrpc_app.routing`` serves the consumer, relative to the site root.
+WEBSOCKET_PATH = "ws/rpc/"
 
 DEFAULTS: dict[str, Any] = {
     # Dotted paths to functions, RpcMethods subclasses or modules.
@@ -85,18 +88,9 @@ class WsRpcSettings:
     def reload(self) -> None:
         for key in list(vars(self)):
             delattr(self, key)
-        get_registry.cache_clear()
 
 
 wsrpc_settings = WsRpcSettings()
-
-
-@functools.cache
-def get_registry() -> Registry:
-    """The methods the project exposes, with the reserved ``rpc.*`` ones."""
-    from .builtin_methods import builtin_registry
-
-    return Registry.from_entries(wsrpc_settings.METHODS).merged(builtin_registry())
 
 
 @receiver(setting_changed)

@@ -9,8 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .errors import NoSuchTopic
-from .topics import MAX_LENGTH, validate_pattern
+from .core.errors import NoSuchTopic
+from .core.topics import MAX_LENGTH, validate_pattern
 
 __all__ = ["Topic", "TopicPermission"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .consumers import RpcConsumer
+from .server.consumer import RpcConsumer
 
 __all__ = ["websocket_urlpatterns"]
 

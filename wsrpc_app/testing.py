@@ -31,11 +31,11 @@ from typing import Any
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from .dispatch import Dispatcher
-from .endpoint import Endpoint, params_of
-from .errors import RpcError
-from .registry import Method, Registry
-from .types import Params
+from .core.dispatch import Dispatcher
+from .core.endpoint import Endpoint, params_of
+from .core.errors import RpcError
+from .core.registry import Method, Registry
+from .core.types import Params
 
 __all__ = ["RpcTestClient", "RpcError", "wsrpc_client"]
 
@@ -199,7 +199,7 @@ else:
     @pytest.fixture(autouse=True)
     def _wsrpc_fresh_permissions() -> None:
         """Each test starts with empty permission caches (a flushed test database sends no signals)."""
-        from .access import invalidate
+        from .acl.access import invalidate
 
         invalidate()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import AsyncApiView, DocsView, OpenRpcView, PublishView, RpcView, TopicsView
+from .http.views import AsyncApiView, DocsView, OpenRpcView, PublishView, RpcView, TopicsView
 
 __all__ = ["urlpatterns"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 from .helpers import install
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

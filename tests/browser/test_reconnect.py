@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 from .helpers import install
 

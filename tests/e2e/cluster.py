@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
-from tests.servers import REPO_ROOT, ServerError, ServerProcess
+from tests.support.servers import REPO_ROOT, ServerError, ServerProcess
 
 __all__ = ["LAYERS", "Cluster"]
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from tests.servers import SERVERS, ServerProcess
+from tests.support.servers import SERVERS, ServerProcess
 
 from .wire import open_socket
 

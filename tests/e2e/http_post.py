@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 from .wire import loads
 

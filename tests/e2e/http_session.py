@@ -22,7 +22,7 @@ import urllib.request
 from html.parser import HTMLParser
 from typing import Any
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 from .wire import loads
 

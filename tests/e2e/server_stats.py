@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 from .wire import call, open_socket
 

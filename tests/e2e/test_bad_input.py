@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 from .wire import assert_silent, call, keeps_answering, loads, open_socket, recv_json, send_json
 

@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 from .http_post import post
 from .wire import call, open_socket

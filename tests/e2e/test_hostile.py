@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.protocol.model import check_frame, encode, expected_replies, payloads, same_ids
-from tests.servers import SERVERS, ServerProcess
+from tests.support.model import check_frame, encode, expected_replies, payloads, same_ids
+from tests.support.servers import SERVERS, ServerProcess
 
 from .server_stats import MB, no_crash, quiet_baseline, server_stats, settled  # noqa: F401
 from .wire import assert_silent, call, keeps_answering, open_socket, recv_json, send_json

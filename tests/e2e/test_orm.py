@@ -7,7 +7,7 @@ import uuid
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 from .http_post import post
 from .wire import call

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 from .cluster import LAYERS, Cluster
 from .http_session import HttpSession

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import SERVERS, ServerProcess
+from tests.support.servers import SERVERS, ServerProcess
 from wsrpc_app.client import HandshakeRefused, PeerDisconnected, RpcError, WsRpcClient
 
 pytestmark = pytest.mark.e2e

@@ -31,7 +31,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.servers import SERVERS, ServerProcess
+from tests.support.servers import SERVERS, ServerProcess
 from wsrpc_app.client import HandshakeRefused, WsRpcClient
 
 from .http_session import HttpSession
@@ -80,7 +80,7 @@ def strict_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
         "WSRPC_TEST_ALLOWED_ORIGINS": STRICT_ORIGINS,
         "WSRPC_TEST_IDLE_TIMEOUT": str(IDLE_TIMEOUT),
         "WSRPC_TEST_MAX_LIFESPAN": str(MAX_LIFESPAN),
-        "WSRPC_TEST_MIDDLEWARES": "tests.middlewares.maintenance",
+        "WSRPC_TEST_MIDDLEWARES": "tests.support.middlewares.maintenance",
     }
     with ServerProcess(request.param, env=env) as process:
         yield process

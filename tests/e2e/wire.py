@@ -16,7 +16,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.servers import ServerProcess
+from tests.support.servers import ServerProcess
 
 __all__ = ["REPLY_TIMEOUT", "open_socket", "send_json", "recv_json", "call", "assert_silent", "keeps_answering"]
 

@@ -6,7 +6,7 @@ parse error or an invalid request, ``Endpoint.receive`` raises nothing at
 all, and every reply is a valid JSON-RPC 2.0 response whose ids follow the
 specification: the request's own id, null when it could not be read, none
 for notifications and for responses. The expected ids come from a model of
-sections 4 to 6 (tests/protocol/model.py), independent of ``wsrpc_app.protocol``.
+sections 4 to 6 (tests/protocol/model.py), independent of ``wsrpc_app.core.protocol``.
 
 Example counts are bounded so that the whole module takes a few seconds;
 run with ``--hypothesis-seed`` to reproduce a failure.
@@ -22,12 +22,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from wsrpc_app import protocol
-from wsrpc_app.errors import InvalidRequest, ParseError, PeerDisconnected, RpcError
-from wsrpc_app.protocol import Batch, Invalid, Request, Response
-from wsrpc_app.registry import Method, Registry
-
-from .model import (
+from tests.support.model import (
     MAX_BATCH,
     check_frame,
     encode,
@@ -38,7 +33,11 @@ from .model import (
     reply_id,
     same_ids,
 )
-from .peer import Peer, strict_loads
+from tests.support.peer import Peer, strict_loads
+from wsrpc_app.core import protocol
+from wsrpc_app.core.protocol import Batch, Invalid, Request, Response
+from wsrpc_app.core.registry import Method, Registry
+from wsrpc_app.errors import InvalidRequest, ParseError, PeerDisconnected, RpcError
 
 FUZZ = settings(
     max_examples=100,

@@ -12,9 +12,9 @@ import threading
 
 import pytest
 
-from wsrpc_app import RpcError, protocol
-
-from .peer import Peer
+from tests.support.peer import Peer
+from wsrpc_app import RpcError
+from wsrpc_app.core import protocol
 
 RECEIVED: list[int] = []
 _lock = threading.Lock()

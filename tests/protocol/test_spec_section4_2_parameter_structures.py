@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .peer import Peer
+from tests.support.peer import Peer
 
 
 def divide(dividend: float, divisor: float) -> float:

@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from wsrpc_app import protocol
-from wsrpc_app.protocol import Invalid, Request
-
-from .peer import Peer
+from tests.support.peer import Peer
+from wsrpc_app.core import protocol
+from wsrpc_app.core.protocol import Invalid, Request
 
 
 def echo(*values: Any) -> list[Any]:

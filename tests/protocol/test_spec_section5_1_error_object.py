@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from wsrpc_app import RpcError, protocol
+from tests.support.peer import Peer, settle, strict_loads
+from wsrpc_app import RpcError
+from wsrpc_app.core import protocol
 from wsrpc_app.errors import (
     ErrorCode,
     InternalError,
@@ -29,8 +31,6 @@ from wsrpc_app.errors import (
     TimedOut,
     TooManyRequests,
 )
-
-from .peer import Peer, settle, strict_loads
 
 
 def refuse() -> None:

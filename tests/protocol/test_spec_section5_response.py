@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from wsrpc_app import RpcError, protocol
+from tests.support.peer import Peer
+from wsrpc_app import RpcError
+from wsrpc_app.core import protocol
+from wsrpc_app.core.protocol import Invalid, Response
 from wsrpc_app.errors import ErrorCode
-from wsrpc_app.protocol import Invalid, Response
-
-from .peer import Peer
 
 
 def answer() -> int:

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from wsrpc_app import protocol
+from tests.support.peer import Peer
+from wsrpc_app.core import protocol
+from wsrpc_app.core.protocol import Batch, Request
 from wsrpc_app.errors import InvalidRequest
-from wsrpc_app.protocol import Batch, Request
-
-from .peer import Peer
 
 
 def double(value: int) -> int:

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.peer import Peer, spec_form
 from wsrpc_app import rpc_method
-from wsrpc_app.registry import Registry
-
-from .peer import Peer, spec_form
+from wsrpc_app.core.registry import Registry
 
 # The methods the examples call; each notes that it ran.
 

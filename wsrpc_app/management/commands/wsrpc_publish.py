@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from wsrpc_app.errors import RpcError
-from wsrpc_app.publishing import publish
+from wsrpc_app.core.errors import RpcError
+from wsrpc_app.pubsub.publishing import publish
 
 
 class Command(BaseCommand):

@@ -1,0 +1,55 @@
+"""Clear permission caches on every process when a grant could have changed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from ..models import Topic, TopicPermission
+from .access import invalidate
+
+__all__ = ["connect_signals"]
+
+logger = logging.getLogger("wsrpc")
+
+
+def permissions_changed(**kwargs: Any) -> None:
+    # This process forgets at once; every process (this one included) then
+    # rechecks its live subscriptions when the broadcast arrives, after commit.
+    invalidate()
+    transaction.on_commit(_broadcast)
+
+
+def _broadcast() -> None:
+    from ..pubsub.publishing import broadcast_control
+
+    # Forget again now that the change is visible: another thread may have
+    # loaded the old rows between the save and the commit. Every process with
+    # a hub does so on the broadcast, but this one may have none (a WSGI worker).
+    invalidate()
+    try:
+        broadcast_control("permissions")
+    except Exception:
+        logger.exception("could not tell other processes that topic permissions changed")
+
+
+def _user_saved(sender: Any, instance: Any, created: bool = False, update_fields: Any = None, **kwargs: Any) -> None:
+    # A new user has no grants yet; a login saves only last_login.
+    if not created and (update_fields is None or {"is_superuser", "is_active"} & set(update_fields)):
+        permissions_changed()
+
+
+def connect_signals() -> None:
+    user_model = get_user_model()
+    for model in (Topic, TopicPermission):
+        post_save.connect(permissions_changed, sender=model, dispatch_uid=f"wsrpc-save-{model.__name__}")
+        post_delete.connect(permissions_changed, sender=model, dispatch_uid=f"wsrpc-delete-{model.__name__}")
+    post_save.connect(_user_saved, sender=user_model, dispatch_uid="wsrpc-user-saved")
+    post_delete.connect(permissions_changed, sender=user_model, dispatch_uid="wsrpc-user-deleted")
+    groups = getattr(user_model, "groups", None)
+    if groups is not None:
+        m2m_changed.connect(permissions_changed, sender=groups.through, dispatch_uid="wsrpc-user-groups")

@@ -1,0 +1,392 @@
+"""The Python client: calls, events and server-to-client calls over one WebSocket.
+
+::
+
+    async with WsRpcClient("ws://127.0.0.1:8000/ws/rpc/", methods={"confirm": confirm}) as client:
+        assert await client.call("add", 1, 2) == 3
+        assert await client.methods.calc.multiply(a=2, b=3) == 6
+        await client.subscribe("chat.lobby", lambda data, event: print(data))
+        await client.publish("chat.lobby", {"text": "hi"})
+
+It drives the same protocol core as the server (:class:`Endpoint`): the
+server may call the methods given in ``methods`` while calls to it are in
+flight, and they run concurrently. The connection is re-established with a
+tenacity retry policy (jittered exponential backoff by default) and every
+subscription is renewed; an HTTP 401 or 403 at the handshake is fatal and
+never retried. Built on the ``websockets`` library, whose ping/pong
+keepalive detects half-open connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import EllipsisType
+from typing import Any
+
+import tenacity
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from ..core.dispatch import Dispatcher
+from ..core.endpoint import Endpoint, params_of
+from ..core.errors import PeerDisconnected, RpcError
+from ..core.registry import Method, Registry
+from ..core.types import Params
+
+__all__ = ["WsRpcClient", "RpcError", "PeerDisconnected", "HandshakeRefused", "EventCallback"]
+
+logger = logging.getLogger("wsrpc.client")
+
+#: ``callback(data, event)``: ``event`` is the whole ``rpc.event`` params
+#: (``topic``, ``data``, and ``subscription`` for a pattern). Sync or async.
+EventCallback = Callable[[Any, dict[str, Any]], Awaitable[None] | None]
+
+#: Handshake statuses that mean "you may not", where retrying cannot help.
+FATAL_STATUSES = frozenset({401, 403})
+
+
+class HandshakeRefused(ConnectionError):
+    """The server refused the WebSocket handshake with 401 or 403: not retried."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the server refused the connection with HTTP {status}")
+        self.status = status
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, InvalidStatus):
+        return exc.response.status_code not in FATAL_STATUSES
+    return isinstance(exc, OSError | TimeoutError | ConnectionClosed | InvalidStatus) or (
+        type(exc).__module__.startswith("websockets")
+    )
+
+
+class _MethodProxy:
+    """``client.methods.calc.divide(1, 2)`` calls ``calc.divide``."""
+
+    def __init__(self, client: WsRpcClient, name: str = "") -> None:
+        self._client = client
+        self._name = name
+
+    def __getattr__(self, name: str) -> _MethodProxy:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _MethodProxy(self._client, f"{self._name}.{name}" if self._name else name)
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._client.call(self._name, *args, **kwargs)
+
+
+class WsRpcClient:
+    """A JSON-RPC 2.0 client over a WebSocket, usable as an async context manager.
+
+    ``methods`` are what the server may call: a mapping of names to
+    functions, or entries as in ``WSRPC["METHODS"]`` (functions,
+    ``RpcMethods`` subclasses, modules, or their dotted paths). A method
+    with a ``connection`` parameter receives this client.
+
+    ``retry`` is a tenacity ``AsyncRetrying`` keyword set (``wait``,
+    ``stop``, ``before_sleep``...) for (re)connecting; by default jittered
+    exponential backoff from ``0.1`` s up to ``30`` s, forever.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        methods: Mapping[str, Callable[..., Any]] | Iterable[Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        reconnect: bool = True,
+        retry: Mapping[str, Any] | None = None,
+        on_state: Callable[[str], None] | None = None,
+        # Timeouts
+        call_timeout: float | None = 30.0,
+        open_timeout: float | None = 10.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        heartbeat_interval: float | None = 30.0,
+        # Limits
+        max_message_bytes: int | None = 16 * 1024 * 1024,
+        max_in_flight: int | None = 64,
+        **connect_options: Any,
+    ) -> None:
+        self.url = url
+        self.headers = dict(headers or {})
+        self.reconnect = reconnect
+        self.retry_options: dict[str, Any] = {
+            "wait": tenacity.wait_random_exponential(multiplier=0.1, max=30.0),
+            "stop": tenacity.stop_never,
+            **(retry or {}),
+        }
+        self.on_state = on_state
+        self.call_timeout = call_timeout
+        self.heartbeat_interval = heartbeat_interval
+        self.max_in_flight = max_in_flight
+        self.connect_options = {
+            "open_timeout": open_timeout,
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "max_size": max_message_bytes,
+            **connect_options,
+        }
+        self.registry = self._registry(methods)
+        self.methods = _MethodProxy(self)
+        #: topic or pattern -> callbacks
+        self.subscriptions: dict[str, list[EventCallback]] = {}
+        self.state = "closed"
+        self._websocket: ClientConnection | None = None
+        self._endpoint: Endpoint | None = None
+        self._connected = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._callbacks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    @staticmethod
+    def _registry(methods: Mapping[str, Callable[..., Any]] | Iterable[Any] | None) -> Registry:
+        if methods is None:
+            return Registry()
+        if isinstance(methods, Mapping):
+            return Registry(Method.from_callable(name, func, name) for name, func in methods.items())
+        return Registry.from_entries(methods)
+
+    # Lifecycle --------------------------------------------------------------
+
+    async def __aenter__(self) -> WsRpcClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Open the connection (retrying per the policy) and keep it open until :meth:`close`.
+
+        Raises :class:`HandshakeRefused` at once for a 401 or 403.
+        """
+        if self._supervisor is not None:
+            await self._wait_connected(None)
+            return
+        self._closing = False
+        websocket = await self._open()
+        self._supervisor = asyncio.ensure_future(self._supervise(websocket))
+        await self._wait_connected(None)
+
+    async def close(self) -> None:
+        """Close the connection and stop reconnecting; pending calls fail at once."""
+        self._closing = True
+        supervisor, self._supervisor = self._supervisor, None
+        if self._websocket is not None:
+            await self._websocket.close()
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.gather(supervisor, return_exceptions=True)
+        for task in list(self._callbacks):
+            task.cancel()
+        await asyncio.gather(*self._callbacks, return_exceptions=True)
+        self._set_state("closed")
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def _set_state(self, state: str) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        if self.on_state is not None:
+            try:
+                self.on_state(state)
+            except Exception:
+                logger.exception("on_state callback failed")
+
+    async def _open(self) -> ClientConnection:
+        self._set_state("connecting" if self.state == "closed" else "reconnecting")
+        try:
+            async for attempt in tenacity.AsyncRetrying(
+                retry=tenacity.retry_if_exception(_retryable), reraise=True, **self.retry_options
+            ):
+                with attempt:
+                    return await connect(self.url, additional_headers=self.headers, **self.connect_options)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in FATAL_STATUSES:
+                self._set_state("closed")
+                raise HandshakeRefused(status) from exc
+            raise
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    async def _supervise(self, websocket: ClientConnection) -> None:
+        while True:
+            await self._serve(websocket)
+            if self._closing or not self.reconnect:
+                self._set_state("closed")
+                return
+            try:
+                websocket = await self._open()
+            except Exception:
+                logger.exception("giving up reconnecting to %s", self.url)
+                self._set_state("closed")
+                return
+
+    async def _serve(self, websocket: ClientConnection) -> None:
+        self._websocket = websocket
+        endpoint = Endpoint(
+            websocket.send,
+            Dispatcher(self.registry),
+            self,
+            max_in_flight=self.max_in_flight,
+            call_timeout=self.call_timeout,
+            inline={"rpc.event": self._on_event, "rpc.unsubscribed": self._on_unsubscribed},
+        )
+        self._endpoint = endpoint
+        reader = asyncio.ensure_future(self._read(websocket, endpoint))
+        heartbeat = asyncio.ensure_future(self._heartbeat(endpoint))
+        try:
+            await self._resubscribe(endpoint)
+            self._set_state("open")
+            self._connected.set()
+            await reader
+        finally:
+            self._connected.clear()
+            for task in (reader, heartbeat):
+                task.cancel()
+            await asyncio.gather(reader, heartbeat, return_exceptions=True)
+            await endpoint.close()
+            self._endpoint = None
+            self._websocket = None
+            if not self._closing:
+                self._set_state("reconnecting")
+
+    async def _read(self, websocket: ClientConnection, endpoint: Endpoint) -> None:
+        try:
+            async for frame in websocket:
+                await endpoint.receive(frame)
+        except ConnectionClosed as exc:
+            logger.info("connection to %s closed: %s", self.url, exc)
+
+    async def _heartbeat(self, endpoint: Endpoint) -> None:
+        # The websockets ping/pong never reaches the server's application;
+        # an rpc.ping notification does, so the server's IDLE_TIMEOUT sees a live client.
+        if self.heartbeat_interval is None:
+            return
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                await endpoint.notify("rpc.ping")
+            except PeerDisconnected:
+                return
+
+    async def _resubscribe(self, endpoint: Endpoint) -> None:
+        topics = list(self.subscriptions)
+        if not topics:
+            return
+        results = await asyncio.gather(
+            *(endpoint.call("rpc.subscribe", {"topic": topic}) for topic in topics), return_exceptions=True
+        )
+        for topic, result in zip(topics, results, strict=True):
+            if isinstance(result, RpcError):
+                logger.warning("could not renew the subscription to %r: %s", topic, result)
+                self.subscriptions.pop(topic, None)
+            elif isinstance(result, BaseException):
+                raise result
+
+    # Calls ------------------------------------------------------------------
+
+    async def _wait_connected(self, limit: float | None) -> Endpoint:
+        if self._supervisor is None or self._closing:
+            raise PeerDisconnected("the client is not connected; use 'async with' or await connect()")
+        if not self._connected.is_set():
+            async with asyncio.timeout(limit):
+                waiter = asyncio.ensure_future(self._connected.wait())
+                done, _ = await asyncio.wait({waiter, self._supervisor}, return_when=asyncio.FIRST_COMPLETED)
+                if waiter not in done:
+                    waiter.cancel()
+                    raise PeerDisconnected("the connection is closed and will not be re-established")
+        assert self._endpoint is not None
+        return self._endpoint
+
+    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Call ``method`` with positional or named arguments and return its result.
+
+        Raises :class:`RpcError` (``code``, ``message``, ``data``) for an error
+        reply, :class:`TimeoutError` after ``call_timeout``, and
+        :class:`PeerDisconnected` when the connection drops before the reply.
+        While reconnecting, a call waits for the connection within its timeout.
+        """
+        return await self.request(method, params_of(args, kwargs))
+
+    async def request(
+        self,
+        method: str,
+        params: Params | None = None,
+        *,
+        timeout: float | None | EllipsisType = ...,
+    ) -> Any:
+        """Like :meth:`call`, with the params given whole and an optional timeout in seconds."""
+        limit = self.call_timeout if timeout is ... else timeout
+        async with asyncio.timeout(limit):
+            endpoint = await self._wait_connected(None)
+            return await endpoint.call(method, params, timeout=None)
+
+    async def notify(self, method: str, /, *args: Any, **kwargs: Any) -> None:
+        """Send a notification: no reply, no error."""
+        endpoint = await self._wait_connected(self.call_timeout)
+        await endpoint.notify(method, params_of(args, kwargs))
+
+    async def batch(self, calls: Iterable[tuple[str, Params | None]]) -> list[Any]:
+        """Send several calls as one JSON-RPC batch; each entry is a result or an :class:`RpcError`."""
+        endpoint = await self._wait_connected(self.call_timeout)
+        return await endpoint.call_batch(list(calls))
+
+    # Topics -----------------------------------------------------------------
+
+    async def subscribe(self, topic: str, callback: EventCallback) -> dict[str, Any]:
+        """Receive the events of a topic or pattern; renewed after every reconnect."""
+        callbacks = self.subscriptions.get(topic)
+        if callbacks is None:
+            result: dict[str, Any] = await self.request("rpc.subscribe", {"topic": topic})
+            callbacks = self.subscriptions.setdefault(topic, [])
+        else:
+            result = {"topic": topic, "subscribed": True}
+        callbacks.append(callback)
+        return result
+
+    async def unsubscribe(self, topic: str) -> dict[str, Any]:
+        """Stop receiving the events of ``topic``."""
+        self.subscriptions.pop(topic, None)
+        result: dict[str, Any] = await self.request("rpc.unsubscribe", {"topic": topic})
+        return result
+
+    async def publish(self, topic: str, data: Any = None) -> dict[str, Any]:
+        """Publish ``data`` to a topic."""
+        result: dict[str, Any] = await self.request("rpc.publish", {"topic": topic, "data": data})
+        return result
+
+    def _on_event(self, params: Params | None) -> None:
+        if not isinstance(params, dict):
+            return
+        name = params.get("subscription") or params.get("topic")
+        for callback in list(self.subscriptions.get(name, ())):  # type: ignore[arg-type]
+            try:
+                outcome = callback(params.get("data"), params)
+            except Exception:
+                logger.exception("an event callback for %r failed", name)
+                continue
+            if inspect.isawaitable(outcome):
+                task = asyncio.ensure_future(outcome)
+                self._callbacks.add(task)
+                task.add_done_callback(self._callback_done)
+
+    def _callback_done(self, task: asyncio.Task[Any]) -> None:
+        self._callbacks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("an event callback failed", exc_info=task.exception())
+
+    def _on_unsubscribed(self, params: Params | None) -> None:
+        if isinstance(params, dict) and isinstance(params.get("topic"), str):
+            logger.warning("the server ended the subscription to %r: %s", params["topic"], params.get("reason"))
+            self.subscriptions.pop(params["topic"], None)
+

@@ -1,0 +1,3 @@
+"""The HTTP endpoints, on Django REST framework."""
+
+__all__: list[str] = []

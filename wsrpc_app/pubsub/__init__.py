@@ -1,0 +1,3 @@
+"""Topics over the channel layer: subscriptions, fan-out and publishing."""
+
+__all__: list[str] = []

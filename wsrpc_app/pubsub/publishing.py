@@ -1,0 +1,137 @@
+"""Publishing to topics and notifying users, from anywhere in any process.
+
+``apublish`` / ``anotify_user`` are for async code. ``publish`` /
+``notify_user`` are for sync code: views, signals, management commands,
+worker processes. Called from a thread that an ASGI server's event loop
+started (Django's sync views and sync RPC methods), they run on that loop;
+elsewhere they run on one long-lived background loop, so no event loop and
+no Redis connection is made per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from asgiref.sync import SyncToAsync, async_to_sync
+from channels.layers import get_channel_layer
+
+from ..conf import wsrpc_settings
+from ..core import protocol
+from ..core.endpoint import params_of
+from ..core.topics import validate_topic
+from .hub import CONTROL, CONTROL_GROUP, EVENT, USER, publish_groups, user_group
+
+__all__ = ["publish", "apublish", "notify_user", "anotify_user", "broadcast_control", "abroadcast_control"]
+
+T = TypeVar("T")
+
+
+def _layer() -> Any:
+    layer = get_channel_layer(wsrpc_settings.CHANNEL_LAYER)
+    if layer is None:
+        raise RuntimeError(f"no channel layer {wsrpc_settings.CHANNEL_LAYER!r} in CHANNEL_LAYERS")
+    return layer
+
+
+async def apublish(topic: str, data: Any = None) -> None:
+    """Publish ``data`` to every subscriber of ``topic`` (and of patterns matching it), on every process.
+
+    Raises :class:`~wsrpc_app.core.errors.NoSuchTopic` for an invalid topic name and
+    TypeError for data JSON cannot carry. Permissions are not checked here:
+    server code may publish anywhere.
+    """
+    validate_topic(topic)
+    data_json = protocol.encode(data)  # once, here, for every process and subscriber
+    layer = _layer()
+    await asyncio.gather(
+        *(
+            layer.group_send(group, {"type": EVENT, "group": group, "topic": topic, "data": data_json})
+            for group in publish_groups(topic)
+        )
+    )
+
+
+async def anotify_user(user: Any, method: str, *args: Any, **kwargs: Any) -> None:
+    """Send the notification ``method(*args or **kwargs)`` to every connection of ``user``, on every process.
+
+    ``user`` is a user object or its primary key.
+    """
+    key = str(getattr(user, "pk", user))
+    group = user_group(key)
+    frame = protocol.notification(method, params_of(args, kwargs)).decode()
+    await _layer().group_send(group, {"type": USER, "group": group, "frame": frame})
+
+
+async def abroadcast_control(what: str) -> None:
+    """Tell every process's hub that something changed (``"permissions"``)."""
+    await _layer().group_send(CONTROL_GROUP, {"type": CONTROL, "what": what})
+
+
+def publish(topic: str, data: Any = None) -> None:
+    """Sync :func:`apublish`."""
+    _run_sync(apublish, topic, data)
+
+
+def notify_user(user: Any, method: str, *args: Any, **kwargs: Any) -> None:
+    """Sync :func:`anotify_user`."""
+    _run_sync(anotify_user, user, method, *args, **kwargs)
+
+
+def broadcast_control(what: str) -> None:
+    """Sync :func:`abroadcast_control`."""
+    _run_sync(abroadcast_control, what)
+
+
+def _run_sync(function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError(f"{function.__name__[1:]}() blocks; use await {function.__name__}() in async code")
+    if getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None:
+        # In a thread an event loop handed work to: run there, on the loop
+        # that owns the channel layer's connections.
+        return async_to_sync(function)(*args, **kwargs)
+    return _background.run(function(*args, **kwargs))
+
+
+class _BackgroundLoop:
+    """One event loop in a daemon thread for sync callers outside any server loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def run(self, coroutine: Awaitable[T]) -> T:
+        loop = self._ensure()
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()  # type: ignore[arg-type]
+
+    def _ensure(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._thread is None or not self._thread.is_alive():
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="wsrpc-publish", daemon=True)
+                self._thread.start()
+                atexit.register(self.stop)
+            return self._loop
+
+    def stop(self) -> None:
+        """Stop the loop and close it, which closes the layer's connections made on it."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        if not thread.is_alive():
+            loop.close()
+
+
+_background = _BackgroundLoop()

@@ -1,0 +1,83 @@
+"""Which web pages may open a WebSocket to this server.
+
+A browser sends the page's ``Origin`` with every WebSocket handshake and,
+unlike for ``fetch``, enforces nothing itself: without a check, any site a
+logged-in user visits could open a socket that carries their session cookie
+and act as them (cross-site WebSocket hijacking). ``OriginValidator``
+refuses such handshakes (HTTP 403).
+
+A handshake with no ``Origin`` at all does not come from a browser page:
+browsers always send it. It comes from a service, a script, the Python
+client; it carries no one's cookies by accident, so hijacking is not
+possible through it, and it is let through by default
+(``ALLOW_NO_ORIGIN``). It still has to authenticate like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+from urllib.parse import ParseResult, urlparse
+
+from asgiref.sync import markcoroutinefunction
+from channels.security.websocket import OriginValidator as ChannelsOriginValidator
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+
+from ..conf import wsrpc_settings
+
+__all__ = ["OriginValidator", "allowed_origins"]
+
+
+def allowed_origins() -> list[str]:
+    """``WSRPC["ALLOWED_ORIGINS"]``, or by default the hosts of ``ALLOWED_HOSTS``."""
+    configured = wsrpc_settings.ALLOWED_ORIGINS
+    if configured is not None:
+        return list(configured)
+    hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not hosts:
+        hosts = ["localhost", "127.0.0.1", "[::1]"]  # as Django's own DEBUG default
+    return hosts
+
+
+def _origin(scope: dict[str, Any]) -> ParseResult | None:
+    """The handshake's ``Origin``, parsed; the last one when there are several, as Channels reads it."""
+    origin = None
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            origin = urlparse(value.decode("latin1"))
+    return origin
+
+
+class OriginValidator(ChannelsOriginValidator):  # type: ignore[misc]  # channels has no type hints
+    """Refuses WebSocket handshakes from pages whose origin is not allowed.
+
+    Patterns are Channels': ``https://example.com``, ``example.com`` (any
+    scheme and port), ``.example.com`` (and its subdomains), ``*``. Settings
+    are read at each handshake.
+
+    Unlike Channels' validator, whose coroutine stays suspended in
+    ``await application(...)`` with the parsed origin for the life of every
+    connection, ``__call__`` is a plain function: it checks the origin and
+    returns the application's coroutine (or the denier's).
+    """
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    @markcoroutinefunction  # an ASGI 3 application to asgiref and servers, though a plain function
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[Any]:
+        if scope["type"] != "websocket":
+            return super().__call__(scope, receive, send)  # type: ignore[no-any-return]  # Channels' error
+        if self.valid_origin(_origin(scope)):
+            return self.application(scope, receive, send)  # type: ignore[no-any-return]
+        return WebsocketDenier()(scope, receive, send)  # type: ignore[no-any-return]
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return allowed_origins()
+
+    def valid_origin(self, parsed_origin: ParseResult | None) -> bool:
+        if parsed_origin is None:
+            return bool(wsrpc_settings.ALLOW_NO_ORIGIN)
+        return bool(self.validate_origin(parsed_origin))

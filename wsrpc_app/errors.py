@@ -8,15 +8,19 @@ from .core.errors import (
     InternalError,
     InvalidParams,
     InvalidRequest,
+    InvalidTopic,
     MethodNotFound,
+    NeedsWebSocket,
     NoSuchTopic,
     NotAuthenticated,
     ParseError,
     PeerDisconnected,
     PermissionDenied,
+    PublishingTooFast,
     RpcError,
     TimedOut,
     TooManyRequests,
+    TooManySubscriptions,
 )
 
 __all__ = [
@@ -33,5 +37,9 @@ __all__ = [
     "NoSuchTopic",
     "TimedOut",
     "TooManyRequests",
+    "NeedsWebSocket",
+    "InvalidTopic",
+    "TooManySubscriptions",
+    "PublishingTooFast",
     "PeerDisconnected",
 ]

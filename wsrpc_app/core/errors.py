@@ -5,14 +5,18 @@ The tree::
     RpcError                 -32000  application error raised by a method
     ├── ParseError           -32700
     ├── InvalidRequest       -32600
+    │   └── NeedsWebSocket           a subscription asked for over HTTP
     ├── MethodNotFound       -32601
     ├── InvalidParams        -32602
     ├── InternalError        -32603
     ├── NotAuthenticated     -32001
     ├── PermissionDenied     -32003
     ├── NoSuchTopic          -32004
+    │   └── InvalidTopic             a name that breaks the topic rules
     ├── TimedOut             -32008
     └── TooManyRequests      -32029
+        ├── TooManySubscriptions     MAX_SUBSCRIPTIONS reached
+        └── PublishingTooFast        PUBLISH_RATE exceeded
 
     PeerDisconnected (ConnectionError)  a call could not complete: the peer left
 
@@ -40,6 +44,10 @@ __all__ = [
     "NoSuchTopic",
     "TimedOut",
     "TooManyRequests",
+    "NeedsWebSocket",
+    "InvalidTopic",
+    "TooManySubscriptions",
+    "PublishingTooFast",
     "PeerDisconnected",
     "CloseCode",
 ]
@@ -149,6 +157,22 @@ class TimedOut(RpcError):
 class TooManyRequests(RpcError):
     default_code = ErrorCode.TOO_MANY_REQUESTS
     default_message = "Too many requests"
+
+
+class NeedsWebSocket(InvalidRequest):
+    default_message = "Subscriptions need a WebSocket connection"
+
+
+class InvalidTopic(NoSuchTopic):
+    default_message = "Invalid topic name"
+
+
+class TooManySubscriptions(TooManyRequests):
+    default_message = "Too many subscriptions"
+
+
+class PublishingTooFast(TooManyRequests):
+    default_message = "Publishing too fast"
 
 
 class PeerDisconnected(ConnectionError):

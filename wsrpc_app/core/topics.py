@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 
-from .errors import NoSuchTopic
+from .errors import InvalidTopic
 
 __all__ = [
     "MAX_LENGTH",
@@ -39,13 +39,11 @@ def is_pattern(name: str) -> bool:
 
 def _check(name: object, *, wildcards: bool) -> str:
     if not isinstance(name, str):
-        raise NoSuchTopic("Invalid topic name", data={"reason": "a topic is a string"})
+        raise InvalidTopic(data={"reason": "a topic is a string"})
     if not name:
-        raise NoSuchTopic("Invalid topic name", data={"reason": "a topic cannot be empty"})
+        raise InvalidTopic(data={"reason": "a topic cannot be empty"})
     if len(name) > MAX_LENGTH:
-        raise NoSuchTopic(
-            "Invalid topic name", data={"reason": f"a topic has at most {MAX_LENGTH} characters", "topic": name[:40]}
-        )
+        raise InvalidTopic(data={"reason": f"a topic has at most {MAX_LENGTH} characters", "topic": name[:40]})
     for segment in name.split("."):
         if _SEGMENT.match(segment) or (wildcards and segment in _WILDCARDS):
             continue
@@ -57,17 +55,17 @@ def _check(name: object, *, wildcards: bool) -> str:
             reason = f"segment {segment!r} may hold only letters, digits, '-' and '_'" + (
                 ", or be exactly '*' or '#'" if wildcards else ""
             )
-        raise NoSuchTopic("Invalid topic name", data={"reason": reason, "topic": name})
+        raise InvalidTopic(data={"reason": reason, "topic": name})
     return name
 
 
 def validate_topic(name: object) -> str:
-    """The concrete topic ``name``; raises :class:`NoSuchTopic` (-32004) saying what is wrong."""
+    """The concrete topic ``name``; raises :class:`InvalidTopic` (-32004) saying what is wrong."""
     return _check(name, wildcards=False)
 
 
 def validate_pattern(name: object) -> str:
-    """A topic or a pattern; raises :class:`NoSuchTopic` saying what is wrong."""
+    """A topic or a pattern; raises :class:`InvalidTopic` saying what is wrong."""
     return _check(name, wildcards=True)
 
 

@@ -19,8 +19,16 @@ from jsonschema import Draft7Validator
 from tests.support.pubsub import wsrpc
 from tests.support.schemas import asyncapi_validator, errors_of, local_refs, resolve
 from wsrpc_app.consumers import CloseCode, RpcConsumer
-from wsrpc_app.docs.asyncapi import ASYNCAPI_VERSION, CLOSE_CODES, ERROR_CODES, document, topic_channel_id
+from wsrpc_app.docs.asyncapi import (
+    ASYNCAPI_VERSION,
+    CLOSE_CODES,
+    ERROR_CODES,
+    WEBSOCKET_PATH,
+    document,
+    topic_channel_id,
+)
 from wsrpc_app.errors import ErrorCode
+from wsrpc_app.routing import websocket_urlpatterns
 
 TOPICS = [
     {"name": "chat.lobby", "description": "The open chat room.", "pattern": False, "subscribe": True, "publish": True},
@@ -147,8 +155,13 @@ def test_error_and_close_codes_are_all_listed(doc: dict[str, Any]) -> None:
         CloseCode.IDLE_TIMEOUT,
         CloseCode.LIFESPAN_REACHED,
     } <= close
-    for code, _ in ERROR_CODES:
+    for code, _ in ERROR_CODES + CLOSE_CODES:
         assert f"| {code} |" in doc["info"]["description"]
+
+
+def test_the_websocket_path_is_where_the_routing_serves_the_consumer() -> None:
+    (route,) = websocket_urlpatterns
+    assert WEBSOCKET_PATH == "/" + str(route.pattern) == "/ws/rpc/"
 
 
 # Message schemas ----------------------------------------------------------------------

@@ -12,20 +12,25 @@ whose events are ``rpc.event`` notifications.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TypeAlias
 
-from ..core.errors import ErrorCode
+from .. import conf
+from ..core.errors import CloseCode, ErrorCode
 from ..core.topics import MAX_LENGTH, PATTERN_REGEX, TOPIC_REGEX
+from ..core.types import JSON, JSONObject
 
 __all__ = ["ASYNCAPI_VERSION", "ERROR_CODES", "CLOSE_CODES", "WEBSOCKET_PATH", "document", "topic_channel_id"]
 
 ASYNCAPI_VERSION = "3.0.0"
-#: Where ``wsrpc_app.routing.websocket_urlpatterns`` serves the consumer.
-WEBSOCKET_PATH = "/ws/rpc/"
+#: Where ``wsrpc_app.routing.websocket_urlpatterns`` serves the consumer, from the site root.
+WEBSOCKET_PATH = "/" + conf.WEBSOCKET_PATH
 CONTENT_TYPE = "application/json"
 
+#: A JSON Schema, as the payloads of messages are described.
+Schema: TypeAlias = JSONObject
+
 #: The error codes of the wire protocol and what each means.
-ERROR_CODES: tuple[tuple[int, str], ...] = (
+ERROR_CODES: tuple[tuple[ErrorCode, str], ...] = (
     (ErrorCode.PARSE_ERROR, "Parse error: invalid JSON, or NaN/Infinity (id null; the connection stays open)"),
     (ErrorCode.INVALID_REQUEST, "Invalid request: bad shape, [], a batch too long, a binary frame"),
     (ErrorCode.METHOD_NOT_FOUND, "Method not found"),
@@ -40,12 +45,16 @@ ERROR_CODES: tuple[tuple[int, str], ...] = (
 )
 
 #: The WebSocket close codes the server uses and what each means.
-CLOSE_CODES: tuple[tuple[int, str], ...] = (
-    (1000, "Normal closure"),
-    (1009, "A frame over MAX_MESSAGE_BYTES (4009 under daphne, which refuses 1009 from an application)"),
-    (4008, "The client did not read: its outbound queue reached MAX_OUTBOUND_QUEUE"),
-    (4010, "Nothing received for IDLE_TIMEOUT seconds (clients send rpc.ping heartbeats)"),
-    (4011, "The connection reached MAX_LIFESPAN: reconnect"),
+CLOSE_CODES: tuple[tuple[CloseCode, str], ...] = (
+    (CloseCode.NORMAL, "Normal closure"),
+    (
+        CloseCode.MESSAGE_TOO_BIG,
+        f"A frame over MAX_MESSAGE_BYTES ({CloseCode.MESSAGE_TOO_BIG_PRIVATE} under daphne, "
+        f"which refuses {CloseCode.MESSAGE_TOO_BIG} from an application)",
+    ),
+    (CloseCode.SLOW_CONSUMER, "The client did not read: its outbound queue reached MAX_OUTBOUND_QUEUE"),
+    (CloseCode.IDLE_TIMEOUT, "Nothing received for IDLE_TIMEOUT seconds (clients send rpc.ping heartbeats)"),
+    (CloseCode.LIFESPAN_REACHED, "The connection reached MAX_LIFESPAN: reconnect"),
 )
 
 _RPC = "rpc"
@@ -66,7 +75,7 @@ def topic_channel_id(name: str) -> str:
 
 
 def document(
-    topics: Iterable[Mapping[str, Any]] = (),
+    topics: Iterable[Mapping[str, JSON]] = (),
     *,
     host: str = "localhost:8000",
     protocol: str = "ws",
@@ -74,7 +83,7 @@ def document(
     title: str = "wsrpc",
     version: str | None = None,
     session_cookie: str = "sessionid",
-) -> dict[str, Any]:
+) -> JSONObject:
     """The AsyncAPI document of the WebSocket at ``protocol://host`` + ``path``.
 
     ``topics`` are the topics the caller may use, each a mapping with
@@ -83,7 +92,7 @@ def document(
     """
     from .. import __version__
 
-    channels: dict[str, Any] = {_RPC: _rpc_channel(path)}
+    channels: dict[str, JSONObject] = {_RPC: _rpc_channel(path)}
     operations = _rpc_operations()
     for topic in topics:
         key = topic_channel_id(topic["name"])
@@ -144,7 +153,7 @@ _DESCRIPTION = "\n".join(
 # Channels ------------------------------------------------------------------------
 
 
-def _rpc_channel(path: str) -> dict[str, Any]:
+def _rpc_channel(path: str) -> JSONObject:
     return {
         "address": path,
         "title": "JSON-RPC",
@@ -194,8 +203,8 @@ _RPC_MESSAGES = {
 
 def _operation(
     action: str, channel: str, messages: Iterable[str], summary: str, reply: Iterable[str] = ()
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {
+) -> JSONObject:
+    operation: JSONObject = {
         "action": action,
         "channel": _ref("channels", channel),
         "summary": summary,
@@ -210,7 +219,7 @@ def _operation(
     return operation
 
 
-def _rpc_operations() -> dict[str, Any]:
+def _rpc_operations() -> dict[str, JSONObject]:
     answer = ("result", "error")
     return {
         "receiveCall": _operation(
@@ -250,7 +259,7 @@ def _rpc_operations() -> dict[str, Any]:
     }
 
 
-def _topic_channel(topic: Mapping[str, Any]) -> dict[str, Any]:
+def _topic_channel(topic: Mapping[str, JSON]) -> JSONObject:
     name: str = topic["name"]
     pattern = bool(topic.get("pattern"))
     description = str(topic.get("description") or "").strip()
@@ -260,7 +269,7 @@ def _topic_channel(topic: Mapping[str, Any]) -> dict[str, Any]:
         if pattern
         else "A topic."
     )
-    channel: dict[str, Any] = {
+    channel: JSONObject = {
         "address": name,
         "title": name,
         "description": "\n\n".join(filter(None, [description, notes, f"You may {' and '.join(can) or 'not use it'}."])),
@@ -275,9 +284,9 @@ def _topic_channel(topic: Mapping[str, Any]) -> dict[str, Any]:
     return channel
 
 
-def _topic_event(name: str, pattern: bool) -> dict[str, Any]:
+def _topic_event(name: str, pattern: bool) -> JSONObject:
     if pattern:
-        params: dict[str, Any] = {
+        params: Schema = {
             "allOf": [
                 _schema("EventParams"),
                 {"required": ["subscription"], "properties": {"subscription": {"const": name}}},
@@ -292,7 +301,7 @@ def _topic_event(name: str, pattern: bool) -> dict[str, Any]:
     }
 
 
-def _topic_publish(name: str) -> dict[str, Any]:
+def _topic_publish(name: str) -> JSONObject:
     return {
         "name": "rpc.publish",
         "title": f"Publish to {name}",
@@ -305,8 +314,8 @@ def _topic_publish(name: str) -> dict[str, Any]:
     }
 
 
-def _topic_operations(key: str, topic: Mapping[str, Any]) -> dict[str, Any]:
-    operations: dict[str, Any] = {}
+def _topic_operations(key: str, topic: Mapping[str, JSON]) -> dict[str, JSONObject]:
+    operations: dict[str, JSONObject] = {}
     if topic.get("subscribe"):
         operations[f"{key}.events"] = _operation(
             "send", key, ["event"], f"Events published to {topic['name']}, to its subscribers."
@@ -321,7 +330,7 @@ def _topic_operations(key: str, topic: Mapping[str, Any]) -> dict[str, Any]:
 # Components ---------------------------------------------------------------------
 
 
-def _components(session_cookie: str) -> dict[str, Any]:
+def _components(session_cookie: str) -> JSONObject:
     return {
         "schemas": _SCHEMAS,
         "messages": _MESSAGES,
@@ -342,15 +351,15 @@ def _components(session_cookie: str) -> dict[str, Any]:
     }
 
 
-_TOPIC = {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH, "pattern": TOPIC_REGEX}
-_PATTERN = {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH, "pattern": PATTERN_REGEX}
-_VERSION = {"const": "2.0"}
+_TOPIC: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH, "pattern": TOPIC_REGEX}
+_PATTERN: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH, "pattern": PATTERN_REGEX}
+_VERSION: Schema = {"const": "2.0"}
 #: rpc.* names are the app's own (JSON-RPC reserves them): each has a message of its own.
-_NOT_RESERVED = {"type": "string", "not": {"pattern": "^rpc\\."}}
+_NOT_RESERVED: Schema = {"type": "string", "not": {"pattern": "^rpc\\."}}
 
 
-def _envelope(method: Any, params: Any, *, request: bool = True, required_params: bool = True) -> dict[str, Any]:
-    properties: dict[str, Any] = {"jsonrpc": _VERSION, "method": method, "params": params}
+def _envelope(method: Schema, params: Schema, *, request: bool = True, required_params: bool = True) -> Schema:
+    properties: dict[str, Schema] = {"jsonrpc": _VERSION, "method": method, "params": params}
     required = ["jsonrpc", "method"] + (["params"] if required_params else [])
     if request:
         properties["id"] = _schema("Id")
@@ -358,7 +367,7 @@ def _envelope(method: Any, params: Any, *, request: bool = True, required_params
     return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
 
 
-def _by_name_or_position(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def _by_name_or_position(properties: dict[str, Schema], required: list[str]) -> Schema:
     return {
         "oneOf": [
             {"type": "object", "required": required, "properties": properties, "additionalProperties": False},
@@ -372,7 +381,7 @@ def _by_name_or_position(properties: dict[str, Any], required: list[str]) -> dic
     }
 
 
-_SCHEMAS: dict[str, Any] = {
+_SCHEMAS: dict[str, Schema] = {
     "Id": {
         "type": ["string", "number", "null"],
         "description": "Chosen by the side that sends the request; the reply carries it back.",
@@ -477,10 +486,8 @@ _SCHEMAS: dict[str, Any] = {
 _CORRELATION = {"description": "JSON-RPC matches a reply to its request by id.", "location": "$message.payload#/id"}
 
 
-def _message(
-    name: str, title: str, schema: str, summary: str, example: Any, correlated: bool = False
-) -> dict[str, Any]:
-    message: dict[str, Any] = {
+def _message(name: str, title: str, schema: str, summary: str, example: JSON, correlated: bool = False) -> JSONObject:
+    message: JSONObject = {
         "name": name,
         "title": title,
         "summary": summary,
@@ -493,7 +500,7 @@ def _message(
     return message
 
 
-_MESSAGES: dict[str, Any] = {
+_MESSAGES: dict[str, JSONObject] = {
     "Request": _message(
         "request",
         "Request",

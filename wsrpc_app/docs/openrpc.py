@@ -24,17 +24,19 @@ from ..core.errors import (
     ErrorCode,
     InternalError,
     InvalidParams,
-    InvalidRequest,
-    NoSuchTopic,
+    InvalidTopic,
+    NeedsWebSocket,
     NotAuthenticated,
     PermissionDenied,
+    PublishingTooFast,
     RpcError,
     TimedOut,
-    TooManyRequests,
+    TooManySubscriptions,
 )
 from ..core.params import CONNECTION
 from ..core.protocol import is_reserved
 from ..core.registry import Method, Registry
+from ..core.types import JSON, JSONObject, Scope
 
 __all__ = ["OPENRPC_VERSION", "VARIADIC_NOTES", "document", "method_errors", "servers_of_scope"]
 
@@ -54,22 +56,21 @@ VARIADIC_NOTES = frozenset((_KIND_NOTES[inspect.Parameter.VAR_POSITIONAL], _KIND
 #: What the reserved methods can answer besides the errors every method shares.
 _RESERVED_ERRORS: dict[str, tuple[RpcError, ...]] = {
     "rpc.subscribe": (
-        NoSuchTopic("Invalid topic name", data={"reason": "empty segment (two dots in a row, or a dot at an end)"}),
+        InvalidTopic(data={"reason": "empty segment (two dots in a row, or a dot at an end)"}),
         PermissionDenied(data={"topic": "chat.lobby", "action": "subscribe"}),
-        TooManyRequests("Too many subscriptions", data={"max_subscriptions": 100}),
-        InvalidRequest("Subscriptions need a WebSocket connection", data={"topic": "chat.lobby"}),
+        TooManySubscriptions(data={"max_subscriptions": 100}),
+        NeedsWebSocket(data={"topic": "chat.lobby"}),
     ),
     "rpc.unsubscribe": (
-        NoSuchTopic("Invalid topic name", data={"reason": "empty segment (two dots in a row, or a dot at an end)"}),
-        InvalidRequest("Subscriptions need a WebSocket connection", data={"topic": "chat.lobby"}),
+        InvalidTopic(data={"reason": "empty segment (two dots in a row, or a dot at an end)"}),
+        NeedsWebSocket(data={"topic": "chat.lobby"}),
     ),
     "rpc.publish": (
-        NoSuchTopic(
-            "Invalid topic name",
-            data={"reason": "wildcard '*' is not allowed here: publish to a concrete topic", "topic": "chat.*"},
+        InvalidTopic(
+            data={"reason": "wildcard '*' is not allowed here: publish to a concrete topic", "topic": "chat.*"}
         ),
         PermissionDenied(data={"topic": "chat.lobby", "action": "publish"}),
-        TooManyRequests("Publishing too fast", data={"publish_rate": 50.0}),
+        PublishingTooFast(data={"publish_rate": 50.0}),
     ),
 }
 
@@ -80,9 +81,9 @@ def document(
     title: str = "wsrpc",
     version: str | None = None,
     description: str | None = None,
-    servers: Sequence[Mapping[str, Any]] = (),
+    servers: Sequence[Mapping[str, JSON]] = (),
     time_limit: float | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The OpenRPC document of every method in ``registry``.
 
     ``time_limit`` is the ``METHOD_TIME_LIMIT`` in force (methods then may
@@ -92,7 +93,7 @@ def document(
 
     methods = sorted(registry, key=lambda m: m.name)
     schemas, components = _schemas(methods)
-    doc: dict[str, Any] = {
+    doc: JSONObject = {
         "openrpc": OPENRPC_VERSION,
         "info": {
             "title": title,
@@ -115,10 +116,10 @@ def document(
 # Methods ---------------------------------------------------------------------
 
 
-def _method(method: Method, schemas: Mapping[Hashable, JsonSchemaValue], time_limit: float | None) -> dict[str, Any]:
+def _method(method: Method, schemas: Mapping[Hashable, JsonSchemaValue], time_limit: float | None) -> JSONObject:
     binder = method.binder
     summary, _, description = method.doc.partition("\n")
-    entry: dict[str, Any] = {"name": method.name}
+    entry: JSONObject = {"name": method.name}
     if summary.strip():
         entry["summary"] = summary.strip()
     if description.strip():
@@ -133,10 +134,8 @@ def _method(method: Method, schemas: Mapping[Hashable, JsonSchemaValue], time_li
     return entry
 
 
-def _param(
-    method_name: str, parameter: inspect.Parameter, schemas: Mapping[Hashable, JsonSchemaValue]
-) -> dict[str, Any]:
-    schema: dict[str, Any] = dict(schemas.get(("param", method_name, parameter.name), {}))
+def _param(method_name: str, parameter: inspect.Parameter, schemas: Mapping[Hashable, JsonSchemaValue]) -> JSONObject:
+    schema: JsonSchemaValue = dict(schemas.get(("param", method_name, parameter.name), {}))
     if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
         schema = {"type": "array", "items": schema}
     elif parameter.kind is inspect.Parameter.VAR_KEYWORD:
@@ -147,7 +146,7 @@ def _param(
         inspect.Parameter.VAR_POSITIONAL,
         inspect.Parameter.VAR_KEYWORD,
     )
-    entry: dict[str, Any] = {"name": parameter.name, "required": required, "schema": schema}
+    entry: JSONObject = {"name": parameter.name, "required": required, "schema": schema}
     if parameter.kind in _KIND_NOTES:
         entry["description"] = _KIND_NOTES[parameter.kind]
     return entry
@@ -227,12 +226,12 @@ def _inputs(methods: Iterable[Method]) -> list[_Input]:
     return inputs
 
 
-def _generate(inputs: Sequence[_Input]) -> tuple[dict[Hashable, JsonSchemaValue], dict[str, Any]]:
+def _generate(inputs: Sequence[_Input]) -> tuple[dict[Hashable, JsonSchemaValue], dict[str, JsonSchemaValue]]:
     by_key, definitions = TypeAdapter.json_schemas(inputs, ref_template=REF_TEMPLATE, schema_generator=_Generator)
     return {key: schema for (key, _mode), schema in by_key.items()}, dict(definitions.get("$defs", {}))
 
 
-def _schemas(methods: Iterable[Method]) -> tuple[dict[Hashable, JsonSchemaValue], dict[str, Any]]:
+def _schemas(methods: Iterable[Method]) -> tuple[dict[Hashable, JsonSchemaValue], dict[str, JsonSchemaValue]]:
     """Every param and result schema, keyed ``("param", method, name)`` or ``("result", method)``, and $defs.
 
     One pass over all of them, so a type used in several places is defined
@@ -255,7 +254,7 @@ def _schemas(methods: Iterable[Method]) -> tuple[dict[Hashable, JsonSchemaValue]
         return _generate(usable)
 
 
-def _is_json(value: Any) -> bool:
+def _is_json(value: object) -> bool:
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
@@ -266,7 +265,7 @@ def _is_json(value: Any) -> bool:
 # Servers ---------------------------------------------------------------------
 
 
-def servers_of_scope(scope: Mapping[str, Any]) -> list[dict[str, str]]:
+def servers_of_scope(scope: Scope) -> list[dict[str, str]]:
     """The OpenRPC server a request came in through, from its ASGI scope (none when unknown)."""
     kind = scope.get("type")
     if kind not in ("websocket", "http"):

@@ -10,8 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -21,6 +20,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString
 
 from ..core.errors import ErrorCode
+from ..core.types import JSON, JSONObject
 from ..server.connection import HttpConnection
 from ..server.wiring import get_registry, server_dispatcher
 from . import asyncapi, openrpc
@@ -51,7 +51,7 @@ def websocket_url(request: HttpRequest) -> str:
     return f"{scheme}://{request.get_host()}{asyncapi.WEBSOCKET_PATH}"
 
 
-def openrpc_document(request: Any) -> dict[str, Any]:
+def openrpc_document(request: HttpRequest) -> JSONObject:
     """The OpenRPC document of the methods the request's user may call."""
     connection = HttpConnection(request, get_registry())
     dispatcher = connection.dispatcher = server_dispatcher(connection.registry)
@@ -63,7 +63,7 @@ def openrpc_document(request: Any) -> dict[str, Any]:
     return openrpc.document(registry, servers=servers, time_limit=dispatcher.time_limit)
 
 
-def asyncapi_document(request: Any, topics: list[dict[str, Any]]) -> dict[str, Any]:
+def asyncapi_document(request: HttpRequest, topics: Iterable[Mapping[str, JSON]]) -> JSONObject:
     """The AsyncAPI document of the WebSocket, with the ``topics`` the caller may use."""
     return asyncapi.document(
         topics,
@@ -76,7 +76,7 @@ def asyncapi_document(request: Any, topics: list[dict[str, Any]]) -> dict[str, A
 # The page ---------------------------------------------------------------------------
 
 
-def schema_label(schema: Any) -> str:
+def schema_label(schema: JSON) -> str:
     """A short type name for a JSON Schema: ``integer``, ``string | null``, ``array of Point``."""
     if schema is True or schema == {}:
         return "any"
@@ -117,7 +117,7 @@ _FORMATS = {
 }
 
 
-def example_of(schema: Any, components: Mapping[str, Any], depth: int = 0) -> Any:
+def example_of(schema: JSON, components: Mapping[str, JSON], depth: int = 0) -> JSON:
     """A plausible value for ``schema``: its example or default, else the simplest one of its type."""
     if not isinstance(schema, Mapping) or depth > 6:
         return None
@@ -147,7 +147,7 @@ def example_of(schema: Any, components: Mapping[str, Any], depth: int = 0) -> An
     return simple.get(str(kind))
 
 
-def schema_ref(schema: Any) -> str:
+def schema_ref(schema: JSON) -> str:
     """The component a schema is, or is an array or optional of (``""`` for none), to link to."""
     if not isinstance(schema, Mapping):
         return ""
@@ -191,16 +191,16 @@ class MethodEntry:
     result_label: str
     result_ref: str
     result_schema: str
-    errors: list[dict[str, Any]]
+    errors: list[JSONObject]
     restricted: bool
     example: str
 
 
-def _pretty(value: Any) -> str:
+def _pretty(value: JSON) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def _example_params(method: Mapping[str, Any], components: Mapping[str, Any]) -> str:
+def _example_params(method: Mapping[str, JSON], components: Mapping[str, JSON]) -> str:
     params = [p for p in method["params"] if p.get("description") not in openrpc.VARIADIC_NOTES]
     if not method["params"]:
         return ""
@@ -211,7 +211,7 @@ def _example_params(method: Mapping[str, Any], components: Mapping[str, Any]) ->
     return json.dumps(values, ensure_ascii=False)
 
 
-def _method_entry(method: Mapping[str, Any], components: Mapping[str, Any]) -> MethodEntry:
+def _method_entry(method: Mapping[str, JSON], components: Mapping[str, JSON]) -> MethodEntry:
     errors = list(method.get("errors", ()))
     return MethodEntry(
         name=method["name"],
@@ -252,7 +252,7 @@ def _groups(methods: list[MethodEntry]) -> list[tuple[str, list[MethodEntry]]]:
 _SENDERS = {frozenset({"client"}): "client → server", frozenset({"server"}): "server → client"}
 
 
-def _wire_messages(doc: Mapping[str, Any]) -> list[dict[str, str]]:
+def _wire_messages(doc: Mapping[str, JSON]) -> list[dict[str, str]]:
     """The messages of the WebSocket channel, each with who sends it (from the operations that use it)."""
     senders: dict[str, set[str]] = {}
     for operation in doc["operations"].values():
@@ -281,7 +281,7 @@ def _wire_messages(doc: Mapping[str, Any]) -> list[dict[str, str]]:
     return messages
 
 
-def page_context(request: Any, topics: list[dict[str, Any]]) -> dict[str, Any]:
+def page_context(request: HttpRequest, topics: Sequence[Mapping[str, JSON]]) -> dict[str, object]:
     """What ``wsrpc_app/docs.html`` shows: both documents, digested."""
     openrpc_doc = openrpc_document(request)
     asyncapi_doc = asyncapi_document(request, topics)

@@ -267,7 +267,8 @@ async def test_a_bad_token_is_refused_even_with_a_good_session(scopes: list[dict
 # Other scope types --------------------------------------------------------------------------------------
 
 
-async def test_http_scope_takes_channels_layers(alice: Any) -> None:
+async def http_scope_of(*headers: tuple[bytes, bytes]) -> dict[str, Any]:
+    """The scope an HTTP application behind the stack receives."""
     seen: list[dict[str, Any]] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -275,12 +276,23 @@ async def test_http_scope_takes_channels_layers(alice: Any) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    cookie = await sync_to_async(logged_in)(alice)
-    scope = {"type": "http", "method": "GET", "path": "/", "headers": [cookie]}
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": list(headers)}
     communicator = ApplicationCommunicator(AuthMiddlewareStack(app), scope)
     await communicator.send_input({"type": "http.request", "body": b""})
     assert (await communicator.receive_output())["status"] == 204
     await communicator.receive_output()
     await communicator.wait()
-    assert seen[0]["user"] == alice
-    assert seen[0]["cookies"][settings.SESSION_COOKIE_NAME]
+    return seen[0]
+
+
+async def test_http_scope_takes_channels_layers(alice: Any) -> None:
+    cookie = await sync_to_async(logged_in)(alice)
+    scope = await http_scope_of(cookie)
+    assert scope["user"] == alice
+    assert scope["cookies"][settings.SESSION_COOKIE_NAME]
+
+
+async def test_http_scope_takes_the_token_user_over_the_session(alice: Any, token: str) -> None:
+    bob = await User.objects.acreate(username="bob")
+    cookie = await sync_to_async(logged_in)(bob)
+    assert (await http_scope_of(cookie, authorization(f"Token {token}")))["user"] == alice

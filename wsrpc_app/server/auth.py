@@ -19,18 +19,22 @@ inside them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING
 
 from asgiref.sync import markcoroutinefunction
 from channels.auth import AuthMiddleware, get_user
 from channels.db import database_sync_to_async
-from channels.middleware import BaseMiddleware
-from channels.security.websocket import WebsocketDenier
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.http import parse_cookie
+
+from ..core.types import ASGIApp, Receive, Scope, Send
+from .origins import deny
+
+if TYPE_CHECKING:  # models: not at import time
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 __all__ = ["AuthMiddlewareStack", "HandshakeAuthMiddleware", "TokenAuthMiddleware", "header"]
 
@@ -39,7 +43,7 @@ logger = logging.getLogger("wsrpc")
 KEYWORD = "token"
 
 
-def header(scope: dict[str, Any], name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     """The value of a handshake header (the first one), decoded as latin-1."""
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -47,20 +51,24 @@ def header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-@database_sync_to_async  # type: ignore[untyped-decorator]  # channels has no type hints
-def _user_for_token(key: str) -> Any:
+def _token_user(key: str) -> AbstractBaseUser | None:
     try:
         from rest_framework.authtoken.models import Token
     except RuntimeError:  # rest_framework.authtoken is not in INSTALLED_APPS
         logger.warning("a token was presented but rest_framework.authtoken is not installed")
         return None
     token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+    if token is None:
         return None
-    return token.user
+    user: AbstractBaseUser = token.user
+    return user if user.is_active else None
 
 
-async def _user_for_authorization(value: str) -> Any:
+#: :func:`_token_user` in a thread, with the stale DB connections closed (Channels' ``database_sync_to_async``).
+_user_for_token: Callable[[str], Awaitable[AbstractBaseUser | None]] = database_sync_to_async(_token_user)
+
+
+async def _user_for_authorization(value: str) -> AbstractBaseUser | None:
     """The active user an ``Authorization: Token <key>`` header names; None for any other value."""
     keyword, _, key = value.strip().partition(" ")
     key = key.strip()
@@ -69,15 +77,18 @@ async def _user_for_authorization(value: str) -> Any:
     return await _user_for_token(key)
 
 
-def _refuse(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[Any]:
+def _refuse(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
     logger.info("refused a handshake with an invalid Authorization header")
-    return WebsocketDenier()(scope, receive, send)  # type: ignore[no-any-return]
+    return deny(scope, receive, send)
 
 
-class TokenAuthMiddleware(BaseMiddleware):  # type: ignore[misc]  # channels has no type hints
+class TokenAuthMiddleware:
     """Sets ``scope["user"]`` from ``Authorization: Token <key>``; refuses the handshake for a bad one."""
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         value = header(scope, b"authorization")
         if value is None:
             return await self.inner(scope, receive, send)
@@ -109,15 +120,15 @@ class HandshakeAuthMiddleware:
     itself: a consumer that changes it saves it.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: ASGIApp) -> None:
         self.inner = inner
         #: Scopes other than a WebSocket's take Channels' layers unchanged.
-        self.layers = CookieMiddleware(SessionMiddleware(AuthMiddleware(TokenAuthMiddleware(inner))))
+        self.layers: ASGIApp = CookieMiddleware(SessionMiddleware(AuthMiddleware(TokenAuthMiddleware(inner))))
 
     @markcoroutinefunction  # an ASGI 3 application to asgiref and servers, though a plain function
-    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[Any]:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "websocket":
-            return self.layers(scope, receive, send)  # type: ignore[no-any-return]
+            return self.layers(scope, receive, send)
         # The first of each header, as Channels' CookieMiddleware and DRF read them.
         cookie, authorization = header(scope, b"cookie"), header(scope, b"authorization")
         cookies = {} if cookie is None else parse_cookie(cookie)
@@ -132,10 +143,10 @@ class HandshakeAuthMiddleware:
             from django.contrib.auth.models import AnonymousUser  # models: not at import time
 
             scope["user"] = AnonymousUser()
-            return self.inner(scope, receive, send)  # type: ignore[no-any-return]
+            return self.inner(scope, receive, send)
         return self._authenticate(scope, receive, send, authorization)
 
-    async def _authenticate(self, scope: dict[str, Any], receive: Any, send: Any, authorization: str | None) -> Any:
+    async def _authenticate(self, scope: Scope, receive: Receive, send: Send, authorization: str | None) -> None:
         if authorization is None:
             scope["user"] = await get_user(scope)
         else:
@@ -146,7 +157,7 @@ class HandshakeAuthMiddleware:
         return await self.inner(scope, receive, send)
 
 
-def AuthMiddlewareStack(inner: Any) -> HandshakeAuthMiddleware:  # noqa: N802 - named as Channels' own, which it replaces
+def AuthMiddlewareStack(inner: ASGIApp) -> HandshakeAuthMiddleware:  # noqa: N802 - named as Channels' own, which it replaces
     """Session cookie and DRF token authentication for WebSocket handshakes.
 
     What Channels' ``AuthMiddlewareStack`` (cookies, session, user) sets,

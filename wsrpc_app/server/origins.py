@@ -16,7 +16,6 @@ possible through it, and it is let through by default
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any
 from urllib.parse import ParseResult, urlparse
 
 from asgiref.sync import markcoroutinefunction
@@ -25,8 +24,9 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 
 from ..conf import wsrpc_settings
+from ..core.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["OriginValidator", "allowed_origins"]
+__all__ = ["OriginValidator", "allowed_origins", "deny"]
 
 
 def allowed_origins() -> list[str]:
@@ -40,7 +40,13 @@ def allowed_origins() -> list[str]:
     return hosts
 
 
-def _origin(scope: dict[str, Any]) -> ParseResult | None:
+def deny(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    """Refuses the WebSocket handshake: Channels' ``WebsocketDenier``, a 403 from a server."""
+    denier: ASGIApp = WebsocketDenier()  # an ASGI 3 application; channels has no type hints
+    return denier(scope, receive, send)
+
+
+def _origin(scope: Scope) -> ParseResult | None:
     """The handshake's ``Origin``, parsed; the last one when there are several, as Channels reads it."""
     origin = None
     for name, value in scope.get("headers", ()):
@@ -49,12 +55,12 @@ def _origin(scope: dict[str, Any]) -> ParseResult | None:
     return origin
 
 
-class OriginValidator(ChannelsOriginValidator):  # type: ignore[misc]  # channels has no type hints
+class OriginValidator:
     """Refuses WebSocket handshakes from pages whose origin is not allowed.
 
     Patterns are Channels': ``https://example.com``, ``example.com`` (any
-    scheme and port), ``.example.com`` (and its subdomains), ``*``. Settings
-    are read at each handshake.
+    scheme and port), ``.example.com`` (and its subdomains), ``*``, matched
+    by Channels' own ``OriginValidator``. Settings are read at each handshake.
 
     Unlike Channels' validator, whose coroutine stays suspended in
     ``await application(...)`` with the parsed origin for the life of every
@@ -62,16 +68,17 @@ class OriginValidator(ChannelsOriginValidator):  # type: ignore[misc]  # channel
     returns the application's coroutine (or the denier's).
     """
 
-    def __init__(self, application: Any) -> None:
+    def __init__(self, application: ASGIApp) -> None:
         self.application = application
 
     @markcoroutinefunction  # an ASGI 3 application to asgiref and servers, though a plain function
-    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[Any]:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "websocket":
-            return super().__call__(scope, receive, send)  # type: ignore[no-any-return]  # Channels' error
+            channels_validator: ASGIApp = ChannelsOriginValidator(self.application, [])
+            return channels_validator(scope, receive, send)  # Channels' ValueError, when awaited
         if self.valid_origin(_origin(scope)):
-            return self.application(scope, receive, send)  # type: ignore[no-any-return]
-        return WebsocketDenier()(scope, receive, send)  # type: ignore[no-any-return]
+            return self.application(scope, receive, send)
+        return deny(scope, receive, send)
 
     @property
     def allowed_origins(self) -> list[str]:
@@ -80,4 +87,9 @@ class OriginValidator(ChannelsOriginValidator):  # type: ignore[misc]  # channel
     def valid_origin(self, parsed_origin: ParseResult | None) -> bool:
         if parsed_origin is None:
             return bool(wsrpc_settings.ALLOW_NO_ORIGIN)
-        return bool(self.validate_origin(parsed_origin))
+        return _matches(parsed_origin, self.allowed_origins)
+
+
+def _matches(origin: ParseResult, patterns: list[str]) -> bool:
+    """Whether ``origin`` matches one of ``patterns``, by Channels' own rules."""
+    return bool(ChannelsOriginValidator(None, patterns).validate_origin(origin))

@@ -9,9 +9,9 @@ has several threads, so one slow sync method does not hold up the others.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import ParamSpec, TypeVar, cast
 
 from channels.db import DatabaseSyncToAsync
 
@@ -19,10 +19,14 @@ from ..conf import wsrpc_settings
 
 __all__ = ["run_sync"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_size: int | None = None
-_wrappers: dict[Callable[..., Any], tuple[ThreadPoolExecutor, DatabaseSyncToAsync]] = {}
+#: Channels' ``DatabaseSyncToAsync`` of each function, for the pool it was made for.
+_wrappers: dict[Callable[..., object], tuple[ThreadPoolExecutor, Callable[..., Awaitable[object]]]] = {}
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -38,7 +42,7 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+async def run_sync(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Call ``func`` in the pool, closing stale DB connections before and after."""
     executor = _executor()
     executor_and_wrapper = _wrappers.get(func)
@@ -47,4 +51,4 @@ async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             executor,
             DatabaseSyncToAsync(func, thread_sensitive=False, executor=executor),
         )
-    return await executor_and_wrapper[1](*args, **kwargs)
+    return cast(R, await executor_and_wrapper[1](*args, **kwargs))  # the wrapper returns what func does

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.urls import path
 
+from .conf import WEBSOCKET_PATH
 from .server.consumer import RpcConsumer
 
 __all__ = ["websocket_urlpatterns"]
 
 websocket_urlpatterns = [
-    path("ws/rpc/", RpcConsumer.as_asgi()),
+    path(WEBSOCKET_PATH, RpcConsumer.as_asgi()),
 ]

@@ -12,18 +12,20 @@ from the context when there is one.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django import template
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from ..conf import WEBSOCKET_PATH
+from ..core.types import JSON
+
 __all__ = ["register", "wsrpc_client"]
 
 register = template.Library()
 
-DEFAULT_URL = "/ws/rpc/"
+DEFAULT_URL = "/" + WEBSOCKET_PATH
 
 #: Escapes that keep a JSON value inert inside a <script> element (as Django's json_script does).
 _SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
@@ -37,7 +39,7 @@ window.dispatchEvent(new CustomEvent("wsrpc:ready", {{ detail: {{ client: window
 </script>"""
 
 
-def _js(value: Any) -> SafeString:
+def _js(value: JSON) -> SafeString:
     """``value`` as a JavaScript literal that is safe inside a <script> element."""
     text = json.dumps(value, allow_nan=False, separators=(",", ":")).translate(_SCRIPT_ESCAPES)
     return SafeString(text)
@@ -48,7 +50,7 @@ def _camel(name: str) -> str:
     return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def _context_nonce(context: template.Context) -> Any:
+def _context_nonce(context: template.Context) -> object:
     nonce = context.get("csp_nonce")  # Django's own CSP context processor
     if nonce:
         return nonce
@@ -57,7 +59,9 @@ def _context_nonce(context: template.Context) -> Any:
 
 
 @register.simple_tag(takes_context=True)
-def wsrpc_client(context: template.Context, url: str = DEFAULT_URL, nonce: Any = None, **options: Any) -> SafeString:
+def wsrpc_client(
+    context: template.Context, url: str = DEFAULT_URL, nonce: object = None, **options: JSON
+) -> SafeString:
     """The ``<script type="module">`` that connects ``window.wsrpc`` to ``url``."""
     if nonce is None:
         nonce = _context_nonce(context)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -18,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("topic", help="a concrete topic, e.g. news")
         parser.add_argument("data", nargs="?", default="null", help='JSON, e.g. \'{"text": "hi"}\'')
 
-    def handle(self, *args: Any, topic: str, data: str, **options: Any) -> None:
+    def handle(self, *args: object, topic: str, data: str, **options: object) -> None:
         try:
             value = json.loads(data)
         except ValueError:

@@ -25,28 +25,30 @@ caches emptied before each test.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
+from .core.calls import PeerCalls
 from .core.dispatch import Dispatcher
-from .core.endpoint import Endpoint, params_of
+from .core.endpoint import Endpoint
 from .core.errors import RpcError
 from .core.registry import Method, Registry
-from .core.types import Params
+from .core.types import JSON, ASGIApp, JSONObject, Params, Scope
 
 __all__ = ["RpcTestClient", "RpcError", "wsrpc_client"]
 
 
-def _default_application() -> Any:
+def _default_application() -> ASGIApp:
     from .routing import websocket_urlpatterns
 
-    return URLRouter(websocket_urlpatterns)
+    router: ASGIApp = URLRouter(websocket_urlpatterns)
+    return router
 
 
-class RpcTestClient:
+class RpcTestClient(PeerCalls):
     """A client connected in process to ``application`` (by default, ``wsrpc_app.routing``'s routes).
 
     ``user`` goes into the scope as an authentication middleware would put
@@ -56,20 +58,20 @@ class RpcTestClient:
 
     def __init__(
         self,
-        application: Any = None,
+        application: ASGIApp | None = None,
         path: str = "/ws/rpc/",
         *,
-        user: Any = None,
-        methods: Mapping[str, Callable[..., Any]] | None = None,
+        user: object = None,
+        methods: Mapping[str, Callable[..., object]] | None = None,
         headers: list[tuple[bytes, bytes]] | None = None,
         timeout: float = 5.0,
     ) -> None:
         self.communicator = WebsocketCommunicator(application or _default_application(), path, headers=headers)
         if user is not None:
             self.communicator.scope["user"] = user
-        self.timeout = timeout
+        self.timeout = self.call_timeout = timeout
         self.registry = Registry(Method.from_callable(n, f, n) for n, f in (methods or {}).items())
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.events: asyncio.Queue[JSONObject] = asyncio.Queue()
         self.notifications: asyncio.Queue[tuple[str, Params | None]] = asyncio.Queue()
         self.close_code: int | None = None
         self._endpoint: Endpoint | None = None
@@ -132,29 +134,31 @@ class RpcTestClient:
             raise RuntimeError("not connected")
         return self._endpoint
 
-    # Calls ------------------------------------------------------------------
+    async def _peer(self) -> Endpoint:
+        return self.endpoint
 
-    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        """Call a method; raises :class:`RpcError` for an error reply."""
-        return await self.endpoint.call(method, params_of(args, kwargs))
+    @property
+    def user(self) -> object:
+        """The user the server sees on this connection."""
+        return self.communicator.scope.get("user")
 
-    async def notify(self, method: str, /, *args: Any, **kwargs: Any) -> None:
-        await self.endpoint.notify(method, params_of(args, kwargs))
+    @property
+    def scope(self) -> Scope:
+        scope: Scope = self.communicator.scope
+        return scope
 
-    async def batch(self, calls: list[tuple[str, Params | None]]) -> list[Any]:
-        """Several calls in one batch frame: results, or :class:`RpcError` instances."""
-        return await self.endpoint.call_batch(calls)
+    # Calls: call(), request(), notify(), batch() and methods, as the real clients have them.
 
-    async def subscribe(self, topic: str) -> Any:
+    async def subscribe(self, topic: str) -> JSON:
         return await self.call("rpc.subscribe", topic=topic)
 
-    async def unsubscribe(self, topic: str) -> Any:
+    async def unsubscribe(self, topic: str) -> JSON:
         return await self.call("rpc.unsubscribe", topic=topic)
 
-    async def publish(self, topic: str, data: Any = None) -> Any:
+    async def publish(self, topic: str, data: JSON = None) -> JSON:
         return await self.call("rpc.publish", topic=topic, data=data)
 
-    async def next_event(self, timeout: float | None = None) -> dict[str, Any]:
+    async def next_event(self, timeout: float | None = None) -> JSONObject:
         """The params of the next ``rpc.event`` (``topic``, ``data``, maybe ``subscription``)."""
         async with asyncio.timeout(self.timeout if timeout is None else timeout):
             return await self.events.get()
@@ -174,7 +178,7 @@ class RpcTestClient:
             return await self.notifications.get()
 
 
-async def _wsrpc_client() -> AsyncIterator[Callable[..., Any]]:
+async def _wsrpc_client() -> AsyncIterator[Callable[..., Awaitable[RpcTestClient]]]:
     """An async factory of connected :class:`RpcTestClient`; takes its arguments, closes all at the end."""
     clients: list[RpcTestClient] = []
 

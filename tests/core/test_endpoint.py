@@ -11,7 +11,8 @@ import pytest
 
 from tests.support.peer import PROMPTLY, Peer, settle
 from wsrpc_app import RpcError
-from wsrpc_app.core.endpoint import Endpoint, params_of
+from wsrpc_app.core.endpoint import Endpoint
+from wsrpc_app.core.protocol import params_of
 from wsrpc_app.errors import PeerDisconnected
 
 

@@ -17,7 +17,7 @@ from wsrpc_app.core.endpoint import Endpoint
 from wsrpc_app.core.outbox import Outbox
 from wsrpc_app.errors import PeerDisconnected
 from wsrpc_app.models import Topic
-from wsrpc_app.pubsub.hub import current_hub
+from wsrpc_app.pubsub.process import current_hub
 
 
 class Writer:
@@ -242,7 +242,7 @@ async def test_a_connection_that_does_not_read_is_closed_with_4008() -> None:
             assert [(await reader.notification())["params"]["data"] for _ in range(10)] == list(range(10))
             hub = current_hub()
             assert hub is not None
-            assert sum(len(subscribers) for names in hub.routes.values() for subscribers in names.values()) == 1
+            assert sum(len(subscribers) for names in hub.routes.topics.values() for subscribers in names.values()) == 1
             await wsrpc_app.apublish("news", 10)
             assert await reader.notification() == event("news", 10)
         await slow.disconnect()

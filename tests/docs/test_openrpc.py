@@ -51,7 +51,7 @@ def full() -> dict[str, Any]:
 @pytest.fixture
 def docs_methods() -> dict[str, Any]:
     """The document of tests/docs_methods.py and the reserved methods."""
-    from wsrpc_app.server.methods import builtin_registry
+    from wsrpc_app.server.wiring import builtin_registry
 
     registry = Registry.from_entries(["tests.support.docs_methods"]).merged(builtin_registry())
     return valid(document(registry))

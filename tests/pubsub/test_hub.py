@@ -15,7 +15,8 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.test import override_settings
 
 from tests.support.pubsub import event, wsrpc
-from wsrpc_app.pubsub.hub import ANY_GROUP, CONTROL_GROUP, Hub, publish_groups, subscription_group, user_group
+from wsrpc_app.pubsub.hub import Hub
+from wsrpc_app.pubsub.messages import ANY_GROUP, CONTROL_GROUP, publish_groups, subscription_group, user_group
 from wsrpc_app.pubsub.publishing import abroadcast_control, anotify_user, apublish
 
 
@@ -219,7 +220,7 @@ async def test_the_last_subscriber_leaving_leaves_the_group(fresh_layer: Any) ->
         assert hub.channel in fresh_layer.groups["wsrpc.p.chat"]  # chat.# still listens there
         await hub.unsubscribe(second, "chat.#")
         assert "wsrpc.p.chat" not in fresh_layer.groups
-        assert hub.routes == {}
+        assert hub.routes.topics == {}
         await apublish("chat.x", 1)
         await quiet()
     assert first.frames == second.frames == []

@@ -26,7 +26,7 @@ from tests.support.pubsub import (  # noqa: F401
 )
 from wsrpc_app.errors import NoSuchTopic
 from wsrpc_app.models import Topic, TopicPermission
-from wsrpc_app.pubsub.hub import current_hub
+from wsrpc_app.pubsub.process import current_hub
 
 # Rows are created by the test and read by the permission check in another
 # thread, so they must be committed: every test here is transactional.
@@ -276,11 +276,11 @@ async def test_disconnect_removes_the_subscriptions_from_the_hub(topics: None) -
             await peer.call("rpc.subscribe", [name])
         hub = current_hub()
         assert hub is not None
-        assert hub.routes != {}
-        assert hub.user_routes != {}
+        assert hub.routes.topics != {}
+        assert hub.routes.users != {}
         channel = hub.channel
-    assert hub.routes == {}
-    assert hub.user_routes == {}
+    assert hub.routes.topics == {}
+    assert hub.routes.users == {}
     layer_groups = {group for group, members in hub.layer.groups.items() if channel in members}
     assert layer_groups == {"wsrpc.control"}
 
@@ -482,4 +482,4 @@ async def test_notify_user_after_the_connection_left() -> None:
         assert await staying.notification() == {"jsonrpc": "2.0", "method": "still.here"}
     hub = current_hub()
     assert hub is not None
-    assert hub.user_routes == {}
+    assert hub.routes.users == {}

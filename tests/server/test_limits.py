@@ -32,7 +32,7 @@ from django.test import Client, override_settings
 import wsrpc_app
 from tests.support.pubsub import PATH, Peer, fresh_permissions, wsrpc  # noqa: F401
 from wsrpc_app.consumers import CloseCode, RpcConsumer
-from wsrpc_app.pubsub.hub import current_hub
+from wsrpc_app.pubsub.process import current_hub
 from wsrpc_app.server.idle import idle_sweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,7 +79,8 @@ def left_nothing_behind(consumer: Tracked) -> None:
     assert consumer._lifespan_timer is None or consumer._lifespan_timer.cancelled()
     hub = current_hub()
     if hub is not None:
-        assert consumer.connection not in {s for names in hub.routes.values() for subs in names.values() for s in subs}
+        routed = {s for names in hub.routes.topics.values() for subs in names.values() for s in subs}
+        assert consumer.connection.member not in routed
 
 
 async def closed_with(peer: Peer, timeout: float = 2.0) -> int:

@@ -17,7 +17,7 @@ from rest_framework import permissions as drf
 from wsrpc_app import Connection, RpcMethods, rpc_method
 from wsrpc_app.core.endpoint import Endpoint
 from wsrpc_app.permissions import BasePermission, HasPerms, IsAuthenticated, IsStaff, IsSuperuser
-from wsrpc_app.pubsub.hub import current_hub
+from wsrpc_app.pubsub.process import current_hub
 
 
 class IsNamedAlice(BasePermission):
@@ -174,8 +174,8 @@ async def server_stats(collect: bool = True) -> dict[str, int]:
     hub = current_hub()
     return {
         "tasks": len(asyncio.all_tasks()),
-        "routes": sum(len(names) for names in hub.routes.values()) if hub is not None else 0,
-        "user_routes": sum(len(members) for members in hub.user_routes.values()) if hub is not None else 0,
+        "routes": sum(len(names) for names in hub.routes.topics.values()) if hub is not None else 0,
+        "user_routes": sum(len(members) for members in hub.routes.users.values()) if hub is not None else 0,
         "threads": threading.active_count(),
         # The caller's own endpoint is one of them.
         "endpoints": sum(isinstance(o, Endpoint) for o in gc.get_objects()),

@@ -10,15 +10,15 @@ to a pattern needs a grant on a name that covers the whole pattern. Where no
 The rows are loaded once per process into memory and every decision is
 cached, so deciding costs no query after the first; a change to a topic, a
 grant, or a user's groups or status clears the caches on every process
-(``signals.py``) and ends live subscriptions that are no longer covered.
+(:mod:`wsrpc_app.acl.invalidation`), and every process's hub ends the live
+subscriptions no longer covered (:mod:`wsrpc_app.pubsub.process`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from channels.db import database_sync_to_async
 from django.core.signals import setting_changed
@@ -26,9 +26,6 @@ from django.dispatch import receiver
 
 from ..conf import wsrpc_settings
 from ..core.topics import covers, overlaps
-
-if TYPE_CHECKING:
-    from ..pubsub.hub import Hub
 
 __all__ = [
     "Action",
@@ -38,10 +35,8 @@ __all__ = [
     "allowed",
     "aallowed",
     "invalidate",
-    "recheck_subscriptions",
 ]
 
-logger = logging.getLogger("wsrpc")
 
 Action = Literal["subscribe", "publish"]
 
@@ -217,20 +212,3 @@ async def aallowed(user: Any, action: Action, name: str) -> bool:
         return decision
     result: bool = await database_sync_to_async(allowed)(user, action, name)
     return result
-
-
-async def recheck_subscriptions(hub: Hub, message: dict[str, Any]) -> None:
-    """A permission changed somewhere: forget, then end the subscriptions no longer granted here."""
-    invalidate()
-    for names in list(hub.routes.values()):
-        for name, subscribers in list(names.items()):
-            for subscriber in list(subscribers):
-                user = getattr(subscriber, "user", None)
-                try:
-                    still = await aallowed(user, "subscribe", name)
-                except Exception:
-                    logger.exception("could not recheck the subscription to %r", name)
-                    continue
-                if not still:
-                    await hub.unsubscribe(subscriber, name)
-                    await subscriber.revoke(name, "permission revoked")

@@ -8,7 +8,8 @@
         await client.subscribe("chat.lobby", lambda data, event: print(data))
         await client.publish("chat.lobby", {"text": "hi"})
 
-It drives the same protocol core as the server (:class:`Endpoint`): the
+It drives the same protocol core as the server (:class:`~wsrpc_app.core.endpoint.Endpoint`), and calls
+through the same :class:`~wsrpc_app.core.calls.PeerCalls` as the server's connection: the
 server may call the methods given in ``methods`` while calls to it are in
 flight, and they run concurrently. The connection is re-established with a
 tenacity retry policy (jittered exponential backoff by default) and every
@@ -23,18 +24,19 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from types import EllipsisType
+from types import MappingProxyType
 from typing import Any
 
 import tenacity
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from ..core.calls import PeerCalls
 from ..core.dispatch import Dispatcher
-from ..core.endpoint import Endpoint, params_of
+from ..core.endpoint import Endpoint
 from ..core.errors import PeerDisconnected, RpcError
 from ..core.registry import Method, Registry
-from ..core.types import Params
+from ..core.types import JSON, JSONObject, Params
 
 __all__ = ["WsRpcClient", "RpcError", "PeerDisconnected", "HandshakeRefused", "EventCallback"]
 
@@ -42,7 +44,7 @@ logger = logging.getLogger("wsrpc.client")
 
 #: ``callback(data, event)``: ``event`` is the whole ``rpc.event`` params
 #: (``topic``, ``data``, and ``subscription`` for a pattern). Sync or async.
-EventCallback = Callable[[Any, dict[str, Any]], Awaitable[None] | None]
+EventCallback = Callable[[JSON, JSONObject], Awaitable[None] | None]
 
 #: Handshake statuses that mean "you may not", where retrying cannot help.
 FATAL_STATUSES = frozenset({401, 403})
@@ -64,23 +66,7 @@ def _retryable(exc: BaseException) -> bool:
     )
 
 
-class _MethodProxy:
-    """``client.methods.calc.divide(1, 2)`` calls ``calc.divide``."""
-
-    def __init__(self, client: WsRpcClient, name: str = "") -> None:
-        self._client = client
-        self._name = name
-
-    def __getattr__(self, name: str) -> _MethodProxy:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _MethodProxy(self._client, f"{self._name}.{name}" if self._name else name)
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._client.call(self._name, *args, **kwargs)
-
-
-class WsRpcClient:
+class WsRpcClient(PeerCalls):
     """A JSON-RPC 2.0 client over a WebSocket, usable as an async context manager.
 
     ``methods`` are what the server may call: a mapping of names to
@@ -97,10 +83,10 @@ class WsRpcClient:
         self,
         url: str,
         *,
-        methods: Mapping[str, Callable[..., Any]] | Iterable[Any] | None = None,
+        methods: Mapping[str, Callable[..., object]] | Iterable[object] | None = None,
         headers: Mapping[str, str] | None = None,
         reconnect: bool = True,
-        retry: Mapping[str, Any] | None = None,
+        retry: Mapping[str, object] | None = None,
         on_state: Callable[[str], None] | None = None,
         # Timeouts
         call_timeout: float | None = 30.0,
@@ -133,7 +119,6 @@ class WsRpcClient:
             **connect_options,
         }
         self.registry = self._registry(methods)
-        self.methods = _MethodProxy(self)
         #: topic or pattern -> callbacks
         self.subscriptions: dict[str, list[EventCallback]] = {}
         self.state = "closed"
@@ -141,11 +126,15 @@ class WsRpcClient:
         self._endpoint: Endpoint | None = None
         self._connected = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
-        self._callbacks: set[asyncio.Task[Any]] = set()
+        self._callbacks: set[asyncio.Future[None]] = set()
         self._closing = False
 
+    #: What methods the server calls see as their caller's: no Django user here.
+    user: object = None
+    scope: Mapping[str, object] = MappingProxyType({})
+
     @staticmethod
-    def _registry(methods: Mapping[str, Callable[..., Any]] | Iterable[Any] | None) -> Registry:
+    def _registry(methods: Mapping[str, Callable[..., object]] | Iterable[object] | None) -> Registry:
         if methods is None:
             return Registry()
         if isinstance(methods, Mapping):
@@ -166,13 +155,11 @@ class WsRpcClient:
 
         Raises :class:`HandshakeRefused` at once for a 401 or 403.
         """
-        if self._supervisor is not None:
-            await self._wait_connected(None)
-            return
-        self._closing = False
-        websocket = await self._open()
-        self._supervisor = asyncio.ensure_future(self._supervise(websocket))
-        await self._wait_connected(None)
+        if self._supervisor is None:
+            self._closing = False
+            websocket = await self._open()
+            self._supervisor = asyncio.ensure_future(self._supervise(websocket))
+        await self._peer()
 
     async def close(self) -> None:
         """Close the connection and stop reconnecting; pending calls fail at once."""
@@ -295,81 +282,52 @@ class WsRpcClient:
 
     # Calls ------------------------------------------------------------------
 
-    async def _wait_connected(self, limit: float | None) -> Endpoint:
+    async def _peer(self) -> Endpoint:
+        """The endpoint of the open connection; while reconnecting, once it is open again."""
         if self._supervisor is None or self._closing:
             raise PeerDisconnected("the client is not connected; use 'async with' or await connect()")
         if not self._connected.is_set():
-            async with asyncio.timeout(limit):
-                waiter = asyncio.ensure_future(self._connected.wait())
+            waiter = asyncio.ensure_future(self._connected.wait())
+            try:
                 done, _ = await asyncio.wait({waiter, self._supervisor}, return_when=asyncio.FIRST_COMPLETED)
-                if waiter not in done:
-                    waiter.cancel()
-                    raise PeerDisconnected("the connection is closed and will not be re-established")
+            finally:
+                waiter.cancel()
+            if waiter not in done:
+                raise PeerDisconnected("the connection is closed and will not be re-established")
         assert self._endpoint is not None
         return self._endpoint
 
-    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        """Call ``method`` with positional or named arguments and return its result.
-
-        Raises :class:`RpcError` (``code``, ``message``, ``data``) for an error
-        reply, :class:`TimeoutError` after ``call_timeout``, and
-        :class:`PeerDisconnected` when the connection drops before the reply.
-        While reconnecting, a call waits for the connection within its timeout.
-        """
-        return await self.request(method, params_of(args, kwargs))
-
-    async def request(
-        self,
-        method: str,
-        params: Params | None = None,
-        *,
-        timeout: float | None | EllipsisType = ...,
-    ) -> Any:
-        """Like :meth:`call`, with the params given whole and an optional timeout in seconds."""
-        limit = self.call_timeout if timeout is ... else timeout
-        async with asyncio.timeout(limit):
-            endpoint = await self._wait_connected(None)
-            return await endpoint.call(method, params, timeout=None)
-
-    async def notify(self, method: str, /, *args: Any, **kwargs: Any) -> None:
-        """Send a notification: no reply, no error."""
-        endpoint = await self._wait_connected(self.call_timeout)
-        await endpoint.notify(method, params_of(args, kwargs))
-
-    async def batch(self, calls: Iterable[tuple[str, Params | None]]) -> list[Any]:
-        """Send several calls as one JSON-RPC batch; each entry is a result or an :class:`RpcError`."""
-        endpoint = await self._wait_connected(self.call_timeout)
-        return await endpoint.call_batch(list(calls))
-
     # Topics -----------------------------------------------------------------
 
-    async def subscribe(self, topic: str, callback: EventCallback) -> dict[str, Any]:
+    async def subscribe(self, topic: str, callback: EventCallback) -> JSONObject:
         """Receive the events of a topic or pattern; renewed after every reconnect."""
         callbacks = self.subscriptions.get(topic)
         if callbacks is None:
-            result: dict[str, Any] = await self.request("rpc.subscribe", {"topic": topic})
+            result: JSONObject = await self.request("rpc.subscribe", {"topic": topic})
             callbacks = self.subscriptions.setdefault(topic, [])
         else:
             result = {"topic": topic, "subscribed": True}
         callbacks.append(callback)
         return result
 
-    async def unsubscribe(self, topic: str) -> dict[str, Any]:
+    async def unsubscribe(self, topic: str) -> JSONObject:
         """Stop receiving the events of ``topic``."""
         self.subscriptions.pop(topic, None)
-        result: dict[str, Any] = await self.request("rpc.unsubscribe", {"topic": topic})
+        result: JSONObject = await self.request("rpc.unsubscribe", {"topic": topic})
         return result
 
-    async def publish(self, topic: str, data: Any = None) -> dict[str, Any]:
+    async def publish(self, topic: str, data: JSON = None) -> JSONObject:
         """Publish ``data`` to a topic."""
-        result: dict[str, Any] = await self.request("rpc.publish", {"topic": topic, "data": data})
+        result: JSONObject = await self.request("rpc.publish", {"topic": topic, "data": data})
         return result
 
     def _on_event(self, params: Params | None) -> None:
         if not isinstance(params, dict):
             return
         name = params.get("subscription") or params.get("topic")
-        for callback in list(self.subscriptions.get(name, ())):  # type: ignore[arg-type]
+        if not isinstance(name, str):
+            return
+        for callback in list(self.subscriptions.get(name, ())):
             try:
                 outcome = callback(params.get("data"), params)
             except Exception:
@@ -380,7 +338,7 @@ class WsRpcClient:
                 self._callbacks.add(task)
                 task.add_done_callback(self._callback_done)
 
-    def _callback_done(self, task: asyncio.Task[Any]) -> None:
+    def _callback_done(self, task: asyncio.Future[None]) -> None:
         self._callbacks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("an event callback failed", exc_info=task.exception())

@@ -1,9 +1,10 @@
-"""One side of a bidirectional JSON-RPC connection, independent of transport.
+"""One side of a bidirectional JSON-RPC connection on asyncio: a thin adapter over :class:`Session`.
 
-The server's consumer and the Python client both drive an :class:`Endpoint`:
-they feed it each incoming text frame and give it a coroutine that writes one.
-It runs the peer's requests concurrently (bounded), answers them, and
-correlates the peer's replies with the calls this side made.
+The server's consumer, the Python client and the test client each drive an
+:class:`Endpoint`: they feed it each incoming text frame and give it a
+coroutine that writes one. The :class:`~wsrpc_app.core.session.Session` says
+what a frame asks for; the endpoint runs the peer's requests concurrently,
+writes the replies in order, and completes the futures of this side's calls.
 """
 
 from __future__ import annotations
@@ -11,30 +12,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from types import EllipsisType, MappingProxyType
-from typing import Any
+from types import MappingProxyType
 
 from . import eager, protocol
 from .dispatch import Dispatcher
-from .errors import PeerDisconnected, RpcError, TooManyRequests
+from .errors import PeerDisconnected
 from .outbox import Outbox
-from .protocol import Batch, Invalid, Request, Response
-from .types import Params, SendText
+from .session import Received, Session, Work
+from .types import JSON, Caller, Params, SendText, Timeout
 
-__all__ = ["Endpoint", "params_of"]
+__all__ = ["Endpoint", "InlineHandler"]
 
 logger = logging.getLogger("wsrpc")
 
-_NOTHING: Mapping[str, Any] = MappingProxyType({})
+#: Handles a notification at once, in order of arrival (the Python client's events).
+InlineHandler = Callable[[Params | None], None]
 
-
-def params_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Params | None:
-    """JSON-RPC params from Python arguments: positional or named, not both."""
-    if args and kwargs:
-        raise TypeError("JSON-RPC params are either positional or named, not both")
-    if kwargs:
-        return kwargs
-    return list(args) if args else None
+_NOTHING: Mapping[str, InlineHandler] = MappingProxyType({})
+_Reply = asyncio.Future[JSON]
 
 
 class Endpoint:
@@ -52,41 +47,42 @@ class Endpoint:
     another task while this one finishes the request.
     """
 
-    __slots__ = (
-        "inline", "outbox", "dispatcher", "context", "max_in_flight", "max_batch", "call_timeout",
-        "handoff", "in_flight", "running", "pending", "_last_id", "closed",
-    )
+    __slots__ = ("session", "inline", "outbox", "dispatcher", "caller", "call_timeout", "handoff", "running", "closed")
 
     def __init__(
         self,
         send: SendText,
         dispatcher: Dispatcher,
-        context: Any,
+        caller: Caller,
         *,
         max_in_flight: int | None = None,
         max_batch: int | None = None,
         call_timeout: float | None = 30.0,
         max_outbound: int | None = None,
         on_overflow: Callable[[], None] | None = None,
-        inline: dict[str, Callable[[Params | None], None]] | None = None,
+        inline: Mapping[str, InlineHandler] | None = None,
         handoff: Callable[[], None] | None = None,
     ) -> None:
-        #: Notifications handled at once, in order of arrival, outside the
-        #: in-flight bound (the Python client's events).
-        self.inline: Mapping[str, Callable[[Params | None], None]] = inline or _NOTHING
+        self.inline = inline or _NOTHING
+        self.session: Session[_Reply] = Session(max_in_flight=max_in_flight, max_batch=max_batch, inline=self.inline)
         self.outbox = Outbox(send, limit=max_outbound, on_overflow=on_overflow or self._overflowed)
         self.dispatcher = dispatcher
-        self.context = context
-        self.max_in_flight = max_in_flight
-        self.max_batch = max_batch
+        self.caller = caller
         self.call_timeout = call_timeout
         self.handoff = handoff
-        self.in_flight = 0
         #: The tasks running requests now, each with the future that ends with its request.
-        self.running: dict[asyncio.Task[Any], asyncio.Future[Any]] = {}
-        self.pending: dict[int, asyncio.Future[Any]] = {}
-        self._last_id = 0
+        self.running: dict[asyncio.Task[None], asyncio.Future[None]] = {}
         self.closed = False
+
+    @property
+    def pending(self) -> dict[int, _Reply]:
+        """This side's calls waiting for the peer's reply, by id."""
+        return self.session.pending
+
+    @property
+    def in_flight(self) -> int:
+        """The peer's requests running now."""
+        return self.session.in_flight
 
     # Incoming ---------------------------------------------------------------
 
@@ -101,65 +97,32 @@ class Endpoint:
             # start new ones that nothing would ever cancel or answer.
             logger.debug("dropped a frame received after close")
             return
-        try:
-            incoming = protocol.parse(frame, max_batch=self.max_batch)
-        except RpcError as error:
-            try:
-                await self.send(protocol.error_reply(None, error))
-            except PeerDisconnected:
-                pass  # logged by send(); the transport closes the endpoint
+        received = self.session.receive(frame)
+        if received.reply is not None:
+            await self._reply(received.reply)
             return
-        if isinstance(incoming, Batch):
-            requests = [m for m in map(self._settle, incoming.messages) if m is not None]
-            if requests:
-                await self._start(requests, batch=True)
-        else:
-            message = self._settle(incoming)
-            if message is not None:
-                await self._start([message], batch=False)
+        if received.settled or received.inline:
+            self._settle(received)
+        if received.work is not None:
+            await self._start(received.work)
 
-    def _settle(self, message: protocol.Message) -> Request | Invalid | None:
-        """Consume a reply to one of this side's calls; return anything that needs an answer."""
-        if isinstance(message, Response):
-            future = self.pending.get(message.id) if isinstance(message.id, int) else None
-            if future is None or future.done():
-                logger.debug("dropped a reply to no pending call: id %r", message.id)
-            elif message.error is not None:
-                future.set_exception(message.error)
+    def _settle(self, received: Received[_Reply]) -> None:
+        for settled in received.settled:
+            future = settled.waiter
+            if future.done():
+                continue  # the caller gave up waiting
+            if settled.error is not None:
+                future.set_exception(settled.error)
             else:
-                future.set_result(message.result)
-            return None
-        if isinstance(message, Invalid) and message.response:
-            # A malformed reply is never answered; fail the call it names.
-            future = self.pending.get(message.id) if isinstance(message.id, int) else None
-            if future is not None and not future.done():
-                future.set_exception(message.error)
-            logger.debug("dropped a malformed reply: %r", message.error)
-            return None
-        if isinstance(message, Request) and message.notification and message.method in self.inline:
+                future.set_result(settled.result)
+        for request in received.inline:
             try:
-                self.inline[message.method](message.params)
+                self.inline[request.method](request.params)
             except Exception:
-                logger.exception("handling the notification %r failed", message.method)
-            return None
-        return message
+                logger.exception("handling the notification %r failed", request.method)
 
-    async def _start(self, messages: list[Request | Invalid], *, batch: bool) -> None:
-        admitted: list[Request | Invalid] = []
-        refused: list[bytes] = []
-        running = 0
-        for message in messages:
-            if isinstance(message, Request):
-                if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
-                    if not message.notification:
-                        refused.append(protocol.error_reply(message.id, TooManyRequests(
-                            data={"max_in_flight": self.max_in_flight}
-                        )))
-                    continue
-                self.in_flight += 1
-                running += 1
-            admitted.append(message)
-        run = self._run(admitted, refused, batch, running)
+    async def _start(self, work: Work) -> None:
+        run = self._run(work)
         if self.handoff is not None:
             await self._run_here(run)
             return
@@ -167,10 +130,10 @@ class Endpoint:
         self.running[task] = task
         task.add_done_callback(self._ran)
 
-    def _ran(self, task: asyncio.Task[Any]) -> None:
+    def _ran(self, task: asyncio.Task[None]) -> None:
         self.running.pop(task, None)
 
-    async def _run_here(self, run: Coroutine[Any, Any, None]) -> None:
+    async def _run_here(self, run: Coroutine[object, object, None]) -> None:
         try:
             await eager.run_here(run, self._handed_off)
         except asyncio.CancelledError:
@@ -180,7 +143,8 @@ class Endpoint:
             raise
         finally:
             if self.running:
-                ended = self.running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+                task = asyncio.current_task()
+                ended = self.running.pop(task, None) if task is not None else None
                 if ended is not None:
                     ended.set_result(None)
 
@@ -190,22 +154,21 @@ class Endpoint:
         self.running[task] = task.get_loop().create_future()
         self.handoff()
 
-    async def _run(self, messages: list[Request | Invalid], refused: list[bytes], batch: bool, running: int) -> None:
+    async def _run(self, work: Work) -> None:
+        reply = None
         try:
-            reply = await self.dispatcher.answer(messages, self.context, batch=batch) if messages else None
+            if work.messages:
+                reply = await self.dispatcher.answer(work.messages, self.caller, batch=work.batch)
         finally:
-            self.in_flight -= running
-        if refused:
-            if not batch:
-                reply = refused[0]
-            else:
-                parts = [reply[1:-1]] if reply else []
-                reply = protocol.join_batch(parts + refused)
+            reply = self.session.finish(work, reply)
         if reply is not None:
-            try:
-                await self.send(reply)
-            except PeerDisconnected:
-                pass  # logged by send(); the transport closes the endpoint
+            await self._reply(reply)
+
+    async def _reply(self, frame: bytes) -> None:
+        try:
+            await self.send(frame)
+        except PeerDisconnected:
+            pass  # logged by send(); the transport closes the endpoint
 
     # Outgoing ---------------------------------------------------------------
 
@@ -231,13 +194,7 @@ class Endpoint:
     def _overflowed(self) -> None:
         logger.warning("dropped frames for a peer whose outbound queue is full")
 
-    async def call(
-        self,
-        method: str,
-        params: Params | None = None,
-        *,
-        timeout: float | None | EllipsisType = ...,
-    ) -> Any:
+    async def call(self, method: str, params: Params | None = None, *, timeout: Timeout = ...) -> JSON:
         """Call a method of the peer and return its result.
 
         Raises :class:`RpcError` for an error reply, :class:`TimeoutError`
@@ -246,35 +203,26 @@ class Endpoint:
         """
         if self.closed:
             raise PeerDisconnected("the connection is closed")
-        id_ = self._next_id()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.pending[id_] = future
+        future: _Reply = asyncio.get_running_loop().create_future()
+        id_, frame = self.session.call(method, params, future)
         try:
-            await self.send(protocol.request(method, params, id_))
+            await self.send(frame)
             async with asyncio.timeout(self.call_timeout if timeout is ... else timeout):
                 return await future
         finally:
-            del self.pending[id_]
-            if future.done() and not future.cancelled():
-                future.exception()  # retrieved, so asyncio does not warn about it
+            self.session.forget(id_)
+            _retrieve(future)
 
-    async def call_batch(
-        self,
-        calls: list[tuple[str, Params | None]],
-        *,
-        timeout: float | None | EllipsisType = ...,
-    ) -> list[Any]:
+    async def call_batch(self, calls: list[tuple[str, Params | None]], *, timeout: Timeout = ...) -> list[JSON]:
         """Send several calls in one batch frame; each entry of the result is a value or an :class:`RpcError`."""
         if self.closed:
             raise PeerDisconnected("the connection is closed")
         loop = asyncio.get_running_loop()
-        ids = [self._next_id() for _ in calls]
-        futures = [loop.create_future() for _ in calls]
-        self.pending.update(zip(ids, futures, strict=True))
+        futures: list[_Reply] = [loop.create_future() for _ in calls]
+        frame, ids = self.session.call_batch(
+            (method, params, future) for (method, params), future in zip(calls, futures, strict=True)
+        )
         try:
-            frame = protocol.join_batch(
-                [protocol.request(method, params, id_) for (method, params), id_ in zip(calls, ids, strict=True)]
-            )
             await self.send(frame)
             async with asyncio.timeout(self.call_timeout if timeout is ... else timeout):
                 outcomes = await asyncio.gather(*futures, return_exceptions=True)
@@ -284,13 +232,8 @@ class Endpoint:
             return list(outcomes)
         finally:
             for id_, future in zip(ids, futures, strict=True):
-                del self.pending[id_]
-                if future.done() and not future.cancelled():
-                    future.exception()
-
-    def _next_id(self) -> int:
-        self._last_id += 1
-        return self._last_id
+                self.session.forget(id_)
+                _retrieve(future)
 
     async def notify(self, method: str, params: Params | None = None) -> None:
         """Send a notification to the peer."""
@@ -306,7 +249,7 @@ class Endpoint:
             return
         self.closed = True
         self.outbox.close()
-        for future in self.pending.values():
+        for future in self.session.pending.values():
             if not future.done():
                 future.set_exception(PeerDisconnected("the connection closed before the reply"))
         running = list(self.running.items())
@@ -314,3 +257,9 @@ class Endpoint:
             task.cancel()
         if running:
             await asyncio.gather(*(ended for _, ended in running), return_exceptions=True)
+
+
+def _retrieve(future: _Reply) -> None:
+    """Mark a future's exception as seen, so asyncio does not warn about it."""
+    if future.done() and not future.cancelled():
+        future.exception()

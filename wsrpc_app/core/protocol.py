@@ -37,6 +37,7 @@ __all__ = [
     "error_reply",
     "join_batch",
     "is_reserved",
+    "params_of",
 ]
 
 VERSION = "2.0"
@@ -234,3 +235,12 @@ def is_reserved(method: str) -> bool:
     """Section 3: names starting with ``rpc.`` are reserved for extensions."""
     return method.startswith("rpc.")
 
+
+
+def params_of(args: tuple[JSON, ...], kwargs: dict[str, JSON]) -> Params | None:
+    """JSON-RPC params from Python arguments: positional or named, not both."""
+    if args and kwargs:
+        raise TypeError("JSON-RPC params are either positional or named, not both")
+    if kwargs:
+        return kwargs
+    return list(args) if args else None

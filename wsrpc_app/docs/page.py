@@ -21,8 +21,7 @@ from django.utils.safestring import SafeString
 
 from ..core.errors import ErrorCode
 from ..core.types import JSON, JSONObject
-from ..server.connection import HttpConnection
-from ..server.wiring import get_registry, server_dispatcher
+from ..server.wiring import http_connection
 from . import asyncapi, openrpc
 
 __all__ = [
@@ -53,8 +52,8 @@ def websocket_url(request: HttpRequest) -> str:
 
 def openrpc_document(request: HttpRequest) -> JSONObject:
     """The OpenRPC document of the methods the request's user may call."""
-    connection = HttpConnection(request, get_registry())
-    dispatcher = connection.dispatcher = server_dispatcher(connection.registry)
+    connection = http_connection(request)
+    dispatcher = connection.dispatcher
     registry = async_to_sync(connection.callable_registry)()
     servers = [
         {"name": "WebSocket", "url": websocket_url(request)},

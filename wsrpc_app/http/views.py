@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from django.http import HttpResponse
@@ -19,11 +19,16 @@ from ..core import protocol
 from ..core.errors import InvalidRequest, RpcError
 from ..core.protocol import Batch, Invalid, Response
 from ..core.topics import MAX_LENGTH, is_pattern, validate_topic
+from ..core.types import JSONObject
 from ..docs.page import asyncapi_document, openrpc_document, page_context
 from ..models import Topic
 from ..pubsub.publishing import publish
 from ..server.connection import HttpConnection
-from ..server.wiring import get_registry, server_dispatcher
+from ..server.wiring import http_connection
+
+if TYPE_CHECKING:  # models: not at import time
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
 
 __all__ = ["RpcView", "PublishView", "TopicsView", "OpenRpcView", "AsyncApiView", "DocsView", "caller_topics"]
 
@@ -39,8 +44,8 @@ class RpcView(APIView):
 
     permission_classes = [AllowAny]  # methods decide what the caller may do
 
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        reply = async_to_sync(self.answer)(request.body, HttpConnection(request, get_registry()))
+    def post(self, request: Request, *args: object, **kwargs: object) -> HttpResponse:
+        reply = async_to_sync(self.answer)(request.body, http_connection(request))
         if reply is None:
             return HttpResponse(status=204)
         return HttpResponse(reply, content_type=CONTENT_TYPE)
@@ -62,11 +67,10 @@ class RpcView(APIView):
             else m
             for m in messages
         ]
-        connection.dispatcher = server_dispatcher(connection.registry)
         return await connection.dispatcher.answer(requests, connection, batch=batch)
 
 
-class PublishSerializer(serializers.Serializer[Any]):
+class PublishSerializer(serializers.Serializer[None]):  # it validates input: no instance
     topic = serializers.CharField(max_length=MAX_LENGTH, trim_whitespace=False)
     data = serializers.JSONField(required=False, allow_null=True, default=None)  # type: ignore[assignment]  # a field
 
@@ -86,7 +90,7 @@ class PublishView(APIView):
 
     permission_classes = [AllowAny]  # Topic rows decide
 
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+    def post(self, request: Request, *args: object, **kwargs: object) -> DrfResponse:
         serializer = PublishSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         topic: str = serializer.validated_data["topic"]
@@ -101,13 +105,13 @@ class TopicsView(APIView):
 
     permission_classes = [AllowAny]
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+    def get(self, request: Request, *args: object, **kwargs: object) -> DrfResponse:
         return DrfResponse(caller_topics(request.user))
 
 
-def caller_topics(user: Any) -> list[dict[str, Any]]:
+def caller_topics(user: AbstractBaseUser | AnonymousUser) -> list[JSONObject]:
     """The ``Topic`` rows ``user`` may subscribe or publish to, and what they may do there."""
-    topics = []
+    topics: list[JSONObject] = []
     for topic in Topic.objects.all():
         can_subscribe = allowed(user, "subscribe", topic.name)
         can_publish = not is_pattern(topic.name) and allowed(user, "publish", topic.name)
@@ -130,7 +134,7 @@ class OpenRpcView(APIView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer]
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+    def get(self, request: Request, *args: object, **kwargs: object) -> DrfResponse:
         return DrfResponse(openrpc_document(request))
 
 
@@ -140,7 +144,7 @@ class AsyncApiView(APIView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer]
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+    def get(self, request: Request, *args: object, **kwargs: object) -> DrfResponse:
         return DrfResponse(asyncapi_document(request, caller_topics(request.user)))
 
 
@@ -151,5 +155,5 @@ class DocsView(APIView):
     renderer_classes = [TemplateHTMLRenderer]
     template_name = "wsrpc_app/docs.html"
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> DrfResponse:
+    def get(self, request: Request, *args: object, **kwargs: object) -> DrfResponse:
         return DrfResponse(page_context(request, caller_topics(request.user)))

@@ -13,31 +13,23 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync
-from channels.layers import get_channel_layer
 
-from ..conf import wsrpc_settings
 from ..core import protocol
-from ..core.endpoint import params_of
 from ..core.topics import validate_topic
-from .hub import CONTROL, CONTROL_GROUP, EVENT, USER, publish_groups, user_group
+from ..core.types import JSON
+from .messages import CONTROL_GROUP, control_message, event_message, publish_groups, user_group, user_message
+from .process import channel_layer
 
 __all__ = ["publish", "apublish", "notify_user", "anotify_user", "broadcast_control", "abroadcast_control"]
 
 T = TypeVar("T")
 
 
-def _layer() -> Any:
-    layer = get_channel_layer(wsrpc_settings.CHANNEL_LAYER)
-    if layer is None:
-        raise RuntimeError(f"no channel layer {wsrpc_settings.CHANNEL_LAYER!r} in CHANNEL_LAYERS")
-    return layer
-
-
-async def apublish(topic: str, data: Any = None) -> None:
+async def apublish(topic: str, data: JSON = None) -> None:
     """Publish ``data`` to every subscriber of ``topic`` (and of patterns matching it), on every process.
 
     Raises :class:`~wsrpc_app.core.errors.NoSuchTopic` for an invalid topic name and
@@ -46,37 +38,34 @@ async def apublish(topic: str, data: Any = None) -> None:
     """
     validate_topic(topic)
     data_json = protocol.encode(data)  # once, here, for every process and subscriber
-    layer = _layer()
+    layer = channel_layer()
     await asyncio.gather(
-        *(
-            layer.group_send(group, {"type": EVENT, "group": group, "topic": topic, "data": data_json})
-            for group in publish_groups(topic)
-        )
+        *(layer.group_send(group, event_message(group, topic, data_json)) for group in publish_groups(topic))
     )
 
 
-async def anotify_user(user: Any, method: str, *args: Any, **kwargs: Any) -> None:
+async def anotify_user(user: object, method: str, *args: JSON, **kwargs: JSON) -> None:
     """Send the notification ``method(*args or **kwargs)`` to every connection of ``user``, on every process.
 
     ``user`` is a user object or its primary key.
     """
     key = str(getattr(user, "pk", user))
     group = user_group(key)
-    frame = protocol.notification(method, params_of(args, kwargs)).decode()
-    await _layer().group_send(group, {"type": USER, "group": group, "frame": frame})
+    frame = protocol.notification(method, protocol.params_of(args, kwargs)).decode()
+    await channel_layer().group_send(group, user_message(group, frame))
 
 
 async def abroadcast_control(what: str) -> None:
     """Tell every process's hub that something changed (``"permissions"``)."""
-    await _layer().group_send(CONTROL_GROUP, {"type": CONTROL, "what": what})
+    await channel_layer().group_send(CONTROL_GROUP, control_message(what))
 
 
-def publish(topic: str, data: Any = None) -> None:
+def publish(topic: str, data: JSON = None) -> None:
     """Sync :func:`apublish`."""
     _run_sync(apublish, topic, data)
 
 
-def notify_user(user: Any, method: str, *args: Any, **kwargs: Any) -> None:
+def notify_user(user: object, method: str, *args: JSON, **kwargs: JSON) -> None:
     """Sync :func:`anotify_user`."""
     _run_sync(anotify_user, user, method, *args, **kwargs)
 
@@ -86,7 +75,7 @@ def broadcast_control(what: str) -> None:
     _run_sync(abroadcast_control, what)
 
 
-def _run_sync(function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+def _run_sync(function: Callable[..., Coroutine[object, object, T]], *args: object, **kwargs: object) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -108,9 +97,9 @@ class _BackgroundLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    def run(self, coroutine: Awaitable[T]) -> T:
+    def run(self, coroutine: Coroutine[object, object, T]) -> T:
         loop = self._ensure()
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()  # type: ignore[arg-type]
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
 
     def _ensure(self) -> asyncio.AbstractEventLoop:
         with self._lock:

@@ -145,20 +145,23 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     # Lifecycle --------------------------------------------------------------
 
     async def connect(self) -> None:
+        registry = get_registry()
+        call_timeout: float | None = wsrpc_settings.CALL_TIMEOUT
         self.connection = Connection(
             self.scope,
-            get_registry(),
+            registry,
+            server_dispatcher(registry),
+            call_timeout=call_timeout,
             max_subscriptions=wsrpc_settings.MAX_SUBSCRIPTIONS,
             publish_rate=wsrpc_settings.PUBLISH_RATE,
         )
-        self.connection.dispatcher = server_dispatcher(self.connection.registry)
         self.endpoint = Endpoint(
             self._send_text,
             self.connection.dispatcher,
             self.connection,
             max_in_flight=wsrpc_settings.MAX_IN_FLIGHT,
             max_batch=wsrpc_settings.MAX_BATCH_LENGTH,
-            call_timeout=wsrpc_settings.CALL_TIMEOUT,
+            call_timeout=call_timeout,
             max_outbound=wsrpc_settings.MAX_OUTBOUND_QUEUE,
             on_overflow=self._overflowed,
             handoff=self._handoff,

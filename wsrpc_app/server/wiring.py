@@ -10,18 +10,24 @@ from django.dispatch import receiver
 
 from ..conf import wsrpc_settings
 from ..core.dispatch import Dispatcher, Middleware
-from ..core.registry import Registry, resolve
+from ..core.registry import Registry, methods_of, resolve
+from ..pubsub import methods as pubsub_methods
+from . import methods
+from .connection import HttpConnection, HttpRequest
 from .threads import run_sync
 
-__all__ = ["get_registry", "server_dispatcher", "middlewares"]
+__all__ = ["get_registry", "builtin_registry", "server_dispatcher", "http_connection", "middlewares"]
 
 
 @functools.cache
 def get_registry() -> Registry:
     """The methods the project exposes, with the reserved ``rpc.*`` ones."""
-    from .methods import builtin_registry
-
     return Registry.from_entries(wsrpc_settings.METHODS).merged(builtin_registry())
+
+
+def builtin_registry() -> Registry:
+    """The reserved ``rpc.*`` methods every connection may call."""
+    return Registry([*methods_of(methods), *methods_of(pubsub_methods)], allow_reserved=True)
 
 
 @receiver(setting_changed)
@@ -49,3 +55,9 @@ def server_dispatcher(registry: Registry) -> Dispatcher:
         debug=settings.DEBUG,
         middlewares=middlewares(),
     )
+
+
+def http_connection(request: HttpRequest) -> HttpConnection:
+    """The connection of an HTTP request: its caller, with the project's methods."""
+    registry = get_registry()
+    return HttpConnection(request, registry, server_dispatcher(registry))

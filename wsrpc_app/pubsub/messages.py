@@ -1,0 +1,140 @@
+"""What pub/sub sends through the channel layer: the group names and the three kinds of message.
+
+Group membership belongs to the process, not to the connection: one channel
+per process (per event loop), joined to a group for each topic that has local
+subscribers (see :mod:`wsrpc_app.pubsub.hub`). Groups:
+
+- ``wsrpc.t.<topic>``: subscribers of that exact topic;
+- ``wsrpc.p.<segment>``: patterns whose first segment is that literal
+  (``sensors.*.temp`` joins ``wsrpc.p.sensors``);
+- ``wsrpc.any``: patterns that start with a wildcard (``#``, ``*.error``);
+- ``wsrpc.u.<user key>``: connections of one user;
+- ``wsrpc.control``: every process, for permission changes.
+
+A publish to ``a.b`` is therefore three group sends (``wsrpc.t.a.b``,
+``wsrpc.p.a``, ``wsrpc.any``), whatever the number of subscribers. Each
+message names the group it was sent to, so a process in several of them
+still delivers each event once per matching subscription.
+
+Messages are built and read only here, as TypedDicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Literal, TypeAlias, TypedDict
+
+from ..core.topics import is_pattern
+
+__all__ = [
+    "CONTROL_GROUP",
+    "ANY_GROUP",
+    "EventMessage",
+    "UserMessage",
+    "ControlMessage",
+    "LayerMessage",
+    "subscription_group",
+    "publish_groups",
+    "user_group",
+    "event_message",
+    "user_message",
+    "control_message",
+    "parse",
+]
+
+logger = logging.getLogger("wsrpc")
+
+CONTROL_GROUP = "wsrpc.control"
+ANY_GROUP = "wsrpc.any"
+# Channels refuses group names of 100 characters or more.
+_MAX_GROUP = 99
+
+
+class EventMessage(TypedDict):
+    """An event published to ``topic``; ``data`` is its JSON, encoded once by the publisher."""
+
+    type: Literal["wsrpc.event"]
+    group: str
+    topic: str
+    data: bytes | str
+
+
+class UserMessage(TypedDict):
+    """A notification frame for every connection of the user whose group this is."""
+
+    type: Literal["wsrpc.user"]
+    group: str
+    frame: str
+
+
+class ControlMessage(TypedDict):
+    """Something changed that every process must act on (``what``: ``"permissions"``)."""
+
+    type: Literal["wsrpc.control"]
+    what: str
+
+
+LayerMessage: TypeAlias = EventMessage | UserMessage | ControlMessage
+
+
+def _group(prefix: str, key: str) -> str:
+    name = f"{prefix}{key}"
+    if len(name) <= _MAX_GROUP:
+        return name
+    return f"wsrpc.h.{hashlib.sha256(name.encode()).hexdigest()}"
+
+
+def subscription_group(name: str) -> str:
+    """The group a subscription to ``name`` (a topic or a pattern) listens on."""
+    if not is_pattern(name):
+        return _group("wsrpc.t.", name)
+    first = name.split(".", 1)[0]
+    return ANY_GROUP if first in ("*", "#") else _group("wsrpc.p.", first)
+
+
+def publish_groups(topic: str) -> tuple[str, str, str]:
+    """The groups a publish to the concrete ``topic`` goes to."""
+    return _group("wsrpc.t.", topic), _group("wsrpc.p.", topic.split(".", 1)[0]), ANY_GROUP
+
+
+def user_group(user_key: str) -> str:
+    return _group("wsrpc.u.", user_key)
+
+
+def event_message(group: str, topic: str, data: bytes) -> EventMessage:
+    return {"type": "wsrpc.event", "group": group, "topic": topic, "data": data}
+
+
+def user_message(group: str, frame: str) -> UserMessage:
+    return {"type": "wsrpc.user", "group": group, "frame": frame}
+
+
+def control_message(what: str) -> ControlMessage:
+    return {"type": "wsrpc.control", "what": what}
+
+
+def parse(message: Mapping[str, object]) -> LayerMessage | None:
+    """The message received from the layer, checked: None (logged) for a type this app does not send.
+
+    Raises ValueError for a message of a known type that lacks what it needs.
+    """
+    kind = message.get("type")
+    group = message.get("group")
+    if kind == "wsrpc.event":
+        topic, data = message.get("topic"), message.get("data")
+        if isinstance(group, str) and isinstance(topic, str) and isinstance(data, bytes | str):
+            return {"type": kind, "group": group, "topic": topic, "data": data}
+    elif kind == "wsrpc.user":
+        frame = message.get("frame")
+        if isinstance(group, str) and isinstance(frame, str):
+            return {"type": kind, "group": group, "frame": frame}
+    elif kind == "wsrpc.control":
+        what = message.get("what")
+        if isinstance(what, str):
+            return {"type": kind, "what": what}
+    else:
+        logger.warning("ignored a channel layer message of unknown type %r", kind)
+        return None
+    raise ValueError(f"a malformed channel layer message of type {kind!r}")

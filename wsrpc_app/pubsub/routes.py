@@ -1,0 +1,120 @@
+"""This process's routing table: which local subscriber gets which event. No I/O.
+
+The hub (:mod:`wsrpc_app.pubsub.hub`) does the channel layer's I/O; it files
+subscriptions here by group and hands each message received to
+:meth:`Routes.deliver_event` or :meth:`Routes.deliver_user`. Each event is
+encoded once per subscription name and the same frame queued to every
+subscriber under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from ..core.topics import is_pattern, matches
+from .events import event_frame, topic_json
+
+__all__ = ["Subscriber", "Routes"]
+
+
+class Subscriber(Protocol):
+    """What pub/sub needs of a connection."""
+
+    @property
+    def user(self) -> object:
+        """The Django user (or None), whose permissions are rechecked when grants change."""
+
+    def deliver(self, frame: str) -> object:
+        """Queue a frame for the client without waiting."""
+
+    async def revoke(self, name: str, reason: str) -> None:
+        """The subscription to ``name`` was ended by the server: tell the client."""
+
+
+class Routes:
+    """Local subscribers by group and subscription name, and the connections of each user group here."""
+
+    __slots__ = ("topics", "users")
+
+    def __init__(self) -> None:
+        #: group -> subscription name (topic or pattern) -> subscribers
+        self.topics: dict[str, dict[str, set[Subscriber]]] = {}
+        #: user group -> that user's connections here
+        self.users: dict[str, set[Subscriber]] = {}
+
+    # Filing -------------------------------------------------------------------
+
+    def add(self, group: str, name: str, subscriber: Subscriber) -> bool:
+        """File a subscription; False when it was there already."""
+        subscribers = self.topics.setdefault(group, {}).setdefault(name, set())
+        if subscriber in subscribers:
+            return False
+        subscribers.add(subscriber)
+        return True
+
+    def remove(self, group: str, name: str, subscriber: Subscriber) -> bool:
+        """Drop a subscription; False when there was none."""
+        names = self.topics.get(group, {})
+        subscribers = names.get(name)
+        if not subscribers or subscriber not in subscribers:
+            return False
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del names[name]
+            if not names:
+                del self.topics[group]
+        return True
+
+    def add_user(self, group: str, subscriber: Subscriber) -> None:
+        self.users.setdefault(group, set()).add(subscriber)
+
+    def remove_user(self, group: str, subscriber: Subscriber) -> bool:
+        """Drop a user's connection; False when it was not there."""
+        members = self.users.get(group)
+        if members is None or subscriber not in members:
+            return False
+        members.discard(subscriber)
+        if not members:
+            del self.users[group]
+        return True
+
+    # Reading ------------------------------------------------------------------
+
+    def groups(self) -> list[str]:
+        """Every group some local subscriber listens on."""
+        return [*self.topics, *self.users]
+
+    def names_of(self, subscriber: Subscriber) -> list[str]:
+        return [name for names in self.topics.values() for name, subs in names.items() if subscriber in subs]
+
+    def subscriptions(self) -> Iterator[tuple[str, Subscriber]]:
+        """Every (subscription name, subscriber) pair, safe to change while iterating."""
+        for names in list(self.topics.values()):
+            for name, subscribers in list(names.items()):
+                for subscriber in list(subscribers):
+                    yield name, subscriber
+
+    # Delivering ---------------------------------------------------------------
+
+    def deliver_event(self, group: str, topic: str, data: bytes | str) -> None:
+        """Queue an event published to ``topic`` and sent to ``group`` to each matching subscription here."""
+        names = self.topics.get(group)
+        if not names:
+            return
+        data_json = data.decode() if isinstance(data, bytes) else data
+        topic_text = topic_json(topic)
+        for name, subscribers in list(names.items()):
+            if name == topic:
+                frame = event_frame(topic_text, data_json, None)
+            elif is_pattern(name) and matches(name, topic):
+                frame = event_frame(topic_text, data_json, topic_json(name))
+            else:
+                continue
+            for subscriber in list(subscribers):
+                subscriber.deliver(frame)
+
+    def deliver_user(self, group: str, frame: str) -> None:
+        """Queue a frame to every connection of the user whose group this is."""
+        for subscriber in list(self.users.get(group, ())):
+            subscriber.deliver(frame)

@@ -8,7 +8,6 @@ package.
 
 from __future__ import annotations
 
-from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
@@ -19,7 +18,7 @@ __all__ = ["DEFAULTS", "LIMITS", "TOPIC_POLICIES", "WEBSOCKET_PATH", "wsrpc_sett
 #: Where ``wsrpc_app.routing`` serves the consumer, relative to the site root.
 WEBSOCKET_PATH = "ws/rpc/"
 
-DEFAULTS: dict[str, Any] = {
+DEFAULTS: dict[str, object] = {
     # Dotted paths to functions, RpcMethods subclasses or modules.
     "METHODS": [],
     # The alias in CHANNEL_LAYERS used for pub/sub and messages to connections.
@@ -71,9 +70,32 @@ LIMITS: dict[str, bool] = {
 
 
 class WsRpcSettings:
-    """Attribute access to ``settings.WSRPC`` merged over :data:`DEFAULTS`."""
+    """Attribute access to ``settings.WSRPC`` merged over :data:`DEFAULTS`.
 
-    def __getattr__(self, key: str) -> Any:
+    The annotations say what each key holds once ``manage.py check`` passes
+    (``checks.py`` reports a value of another type).
+    """
+
+    METHODS: list[str]
+    CHANNEL_LAYER: str
+    ALLOWED_ORIGINS: list[str] | None
+    ALLOW_NO_ORIGIN: bool
+    MIDDLEWARES: list[str]
+    TOPIC_DEFAULT_POLICY: str
+    MAX_MESSAGE_BYTES: int | None
+    MAX_BATCH_LENGTH: int | None
+    MAX_IN_FLIGHT: int | None
+    MAX_SUBSCRIPTIONS: int | None
+    PUBLISH_RATE: float | None
+    MAX_OUTBOUND_QUEUE: int | None
+    THREAD_POOL_SIZE: int | None
+    CALL_TIMEOUT: float | None
+    METHOD_TIME_LIMIT: float | None
+    IDLE_TIMEOUT: float | None
+    MAX_LIFESPAN: float | None
+    GROUP_REFRESH_INTERVAL: float | None
+
+    def __getattr__(self, key: str) -> object:
         if key not in DEFAULTS:
             raise AttributeError(f"no WSRPC setting {key!r}")
         value = self.user_settings.get(key, DEFAULTS[key])
@@ -81,7 +103,7 @@ class WsRpcSettings:
         return value
 
     @property
-    def user_settings(self) -> dict[str, Any]:
+    def user_settings(self) -> dict[str, object]:
         value = getattr(django_settings, "WSRPC", {})
         return value if isinstance(value, dict) else {}
 
@@ -94,6 +116,6 @@ wsrpc_settings = WsRpcSettings()
 
 
 @receiver(setting_changed)
-def _reload(*, setting: str, **kwargs: Any) -> None:
+def _reload(*, setting: str, **kwargs: object) -> None:
     if setting in ("WSRPC", "CHANNEL_LAYERS", "DEBUG"):
         wsrpc_settings.reload()

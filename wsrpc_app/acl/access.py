@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any, Literal
 
 from channels.db import database_sync_to_async
@@ -46,7 +47,7 @@ class Principal:
     """The caller as permissions see it."""
 
     key: str
-    user_id: Any = None
+    user_id: object = None
     authenticated: bool = False
     superuser: bool = False
     groups: frozenset[int] = frozenset()
@@ -60,7 +61,7 @@ class Rule:
     name: str
     anonymous: tuple[bool, bool]
     authenticated: tuple[bool, bool]
-    users: dict[Any, tuple[bool, bool]]
+    users: dict[object, tuple[bool, bool]]
     groups: dict[int, tuple[bool, bool]]
 
     def grants(self, principal: Principal, action: Action) -> bool:
@@ -82,7 +83,7 @@ class Rules:
     def load(cls) -> Rules:
         from ..models import Topic, TopicPermission
 
-        users: dict[int, dict[Any, tuple[bool, bool]]] = {}
+        users: dict[int, dict[object, tuple[bool, bool]]] = {}
         groups: dict[int, dict[int, tuple[bool, bool]]] = {}
         for grant in TopicPermission.objects.all():
             both = (grant.can_subscribe, grant.can_publish)
@@ -128,7 +129,7 @@ class _Cache:
 
     def clear(self) -> None:
         self.rules: Rules | None = None
-        self.principals: dict[Any, Principal] = {}
+        self.principals: dict[object, Principal] = {}
         self.decisions: dict[tuple[str, str, str], bool] = {}
         self.generation = getattr(self, "generation", 0) + 1
 
@@ -143,25 +144,33 @@ def invalidate() -> None:
 
 
 @receiver(setting_changed)
-def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+def _settings_changed(*, setting: str, **kwargs: object) -> None:
     # Decisions depend on TOPIC_DEFAULT_POLICY: override_settings must not meet stale ones.
     if setting == "WSRPC":
         invalidate()
 
 
-def principal_for(user: Any) -> Principal:
-    """The principal of ``user`` (None or anonymous included), loaded once per user. Sync."""
+def _user_pk(user: object) -> object:
+    """The primary key of a logged-in user; None for None or an anonymous user."""
     if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return getattr(user, "pk", None)
+
+
+def principal_for(user: object) -> Principal:
+    """The principal of ``user`` (None or anonymous included), loaded once per user. Sync."""
+    pk = _user_pk(user)
+    if pk is None:
         return ANONYMOUS
-    principal = _cache.principals.get(user.pk)
+    principal = _cache.principals.get(pk)
     if principal is None:
         generation = _cache.generation
-        principal = _load_principal(user.pk)
-        _store(generation, lambda: _cache.principals.__setitem__(user.pk, principal))
+        principal = _load_principal(pk)
+        _store(generation, lambda: _cache.principals.__setitem__(pk, principal))
     return principal
 
 
-def _load_principal(pk: Any) -> Principal:
+def _load_principal(pk: Any) -> Principal:  # Any: whatever the user model's primary key is
     from django.contrib.auth import get_user_model
 
     user = get_user_model()._default_manager.filter(pk=pk).first()
@@ -176,14 +185,14 @@ def _load_principal(pk: Any) -> Principal:
     )
 
 
-def _store(generation: int, store: Any) -> None:
+def _store(generation: int, store: Callable[[], None]) -> None:
     # What was loaded before a change must not land in the cache after it.
     with _cache.lock:
         if _cache.generation == generation:
             store()
 
 
-def allowed(user: Any, action: Action, name: str) -> bool:
+def allowed(user: object, action: Action, name: str) -> bool:
     """Whether ``user`` may ``action`` on ``name`` (a topic or a pattern). Sync: may query the database."""
     # Taken before the principal is loaded too: a decision made on a principal
     # read before a change must not be cached after it.
@@ -201,12 +210,13 @@ def allowed(user: Any, action: Action, name: str) -> bool:
     return decision
 
 
-async def aallowed(user: Any, action: Action, name: str) -> bool:
+async def aallowed(user: object, action: Action, name: str) -> bool:
     """:func:`allowed` from async code: answered from the cache without a thread hop when it can."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    pk = _user_pk(user)
+    if pk is None:
         decision = _cache.decisions.get((ANONYMOUS.key, action, name))
     else:
-        principal = _cache.principals.get(user.pk)
+        principal = _cache.principals.get(pk)
         decision = _cache.decisions.get((principal.key, action, name)) if principal else None
     if decision is not None:
         return decision

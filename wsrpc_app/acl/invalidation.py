@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -17,7 +17,7 @@ __all__ = ["connect_signals"]
 logger = logging.getLogger("wsrpc")
 
 
-def permissions_changed(**kwargs: Any) -> None:
+def permissions_changed(**kwargs: object) -> None:
     # This process forgets at once; every process (this one included) then
     # rechecks its live subscriptions when the broadcast arrives, after commit.
     invalidate()
@@ -37,7 +37,9 @@ def _broadcast() -> None:
         logger.exception("could not tell other processes that topic permissions changed")
 
 
-def _user_saved(sender: Any, instance: Any, created: bool = False, update_fields: Any = None, **kwargs: Any) -> None:
+def _user_saved(
+    sender: type, instance: object, created: bool = False, update_fields: Iterable[str] | None = None, **kwargs: object
+) -> None:
     # A new user has no grants yet; a login saves only last_login.
     if not created and (update_fields is None or {"is_superuser", "is_active"} & set(update_fields)):
         permissions_changed()

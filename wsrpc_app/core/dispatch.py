@@ -1,6 +1,6 @@
 """Running requests against a registry and turning outcomes into replies.
 
-No I/O here: the transport hands in parsed messages and a context (the
+No I/O here: the transport hands in parsed messages and a caller (the
 calling connection) and gets encoded replies back. Blocking functions run
 through the ``run_sync`` the transport supplies.
 """
@@ -12,13 +12,12 @@ import dataclasses
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any
 
 from . import eager, protocol
 from .errors import InternalError, MethodNotFound, NotAuthenticated, PermissionDenied, RpcError, TimedOut
 from .protocol import Invalid, Request
 from .registry import Method, Registry
-from .types import Id, Params, RunSync
+from .types import JSON, Caller, Id, Params, RunSync
 
 __all__ = ["Dispatcher", "RpcRequest", "Middleware", "Handler"]
 
@@ -33,40 +32,39 @@ class RpcRequest:
     params: Params | None
     id: Id
     notification: bool
-    #: The calling connection (``wsrpc_app.Connection`` on the server).
-    connection: Any
+    #: The caller (a ``wsrpc_app.Connection`` on the server).
+    connection: Caller
 
 
 #: ``await handler(request)`` runs the rest of the chain and the method.
-Handler = Callable[[RpcRequest], Awaitable[Any]]
+Handler = Callable[[RpcRequest], Awaitable[JSON]]
 #: ``async def middleware(request, handler)``: return ``await handler(request)``,
 #: or a result of its own, or raise an :class:`RpcError`.
-Middleware = Callable[[RpcRequest, Handler], Awaitable[Any]]
+Middleware = Callable[[RpcRequest, Handler], Awaitable[JSON]]
 
 
 #: A handler that is an ``async def``, as every link of the chain is.
-_Link = Callable[[RpcRequest], Coroutine[Any, Any, Any]]
+_Link = Callable[[RpcRequest], Coroutine[object, object, JSON]]
 
 
 def _wrap(middleware: Middleware, inner: Handler) -> _Link:
-    async def handler(request: RpcRequest) -> Any:
+    async def handler(request: RpcRequest) -> JSON:
         return await middleware(request, inner)
 
     return handler
 
 
-def _check_permissions(method: Method, context: Any) -> RpcError | None:
+def _check_permissions(method: Method, caller: Caller) -> RpcError | None:
     for permission in method.permissions:
-        if not permission.has_permission(context, method):
-            user = getattr(context, "user", None)
-            if not getattr(user, "is_authenticated", False):
+        if not permission.has_permission(caller, method):
+            if not getattr(caller.user, "is_authenticated", False):
                 return NotAuthenticated(data={"method": method.name})
             message = getattr(permission, "message", None)
             return PermissionDenied(message if isinstance(message, str) else None, data={"method": method.name})
     return None
 
 
-async def _to_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
+async def _to_thread(func: Callable[..., JSON], *args: JSON, **kwargs: JSON) -> JSON:
     return await asyncio.to_thread(func, *args, **kwargs)
 
 
@@ -98,27 +96,27 @@ class Dispatcher:
         for middleware in reversed(list(middlewares)):
             self._chain = _wrap(middleware, self._chain or self._handle)
 
-    async def answer(self, messages: list[Request | Invalid], context: Any, *, batch: bool) -> bytes | None:
+    async def answer(self, messages: list[Request | Invalid], caller: Caller, *, batch: bool) -> bytes | None:
         """Run the messages of one frame; the encoded reply, or None when nothing is owed.
 
         The requests of a batch run concurrently and are answered as one
         array; a batch of notifications gets no reply at all (section 6).
         """
         if not batch:
-            return await self.reply(messages[0], context)
+            return await self.reply(messages[0], caller)
         if len(messages) == 1:
-            replies = [await self.reply(messages[0], context)]
+            replies = [await self.reply(messages[0], caller)]
         else:
-            replies = await asyncio.gather(*(self.reply(m, context) for m in messages))
+            replies = await asyncio.gather(*(self.reply(m, caller) for m in messages))
         owed = [r for r in replies if r is not None]
         return protocol.join_batch(owed) if owed else None
 
-    async def reply(self, message: Request | Invalid, context: Any) -> bytes | None:
+    async def reply(self, message: Request | Invalid, caller: Caller) -> bytes | None:
         """The encoded reply to one message; None for a notification."""
         if isinstance(message, Invalid):
             return protocol.error_reply(message.id, message.error)
         try:
-            result = await self.execute(message, context)
+            result = await self.execute(message, caller)
         except RpcError as error:
             if message.notification:
                 logger.debug("notification %r failed: %r", message.method, error)
@@ -128,14 +126,14 @@ class Dispatcher:
             return None
         return protocol.result_reply(message.id, result)
 
-    async def execute(self, request: Request, context: Any) -> Any:
+    async def execute(self, request: Request, caller: Caller) -> JSON:
         """Call the method through the middlewares; every failure comes out as an :class:`RpcError`."""
         try:
-            call: Coroutine[Any, Any, Any]
+            call: Coroutine[object, object, JSON]
             if self._chain is None:
-                call = self._invoke(request.method, request.params, context)
+                call = self._invoke(request.method, request.params, caller)
             else:
-                rpc_request = RpcRequest(request.method, request.params, request.id, request.notification, context)
+                rpc_request = RpcRequest(request.method, request.params, request.id, request.notification, caller)
                 call = self._chain(rpc_request)
             if self.time_limit is None:
                 return await call
@@ -148,28 +146,28 @@ class Dispatcher:
             logger.exception("method %r raised", request.method)
             raise self._internal_error(exc) from None
 
-    async def _handle(self, request: RpcRequest) -> Any:
+    async def _handle(self, request: RpcRequest) -> JSON:
         return await self._invoke(request.method, request.params, request.connection)
 
-    async def _invoke(self, name: str, params: Params | None, context: Any) -> Any:
+    async def _invoke(self, name: str, params: Params | None, caller: Caller) -> JSON:
         method = self.registry.get(name)
         if method is None:
             raise MethodNotFound(data={"method": name})
         if method.permissions:
-            refusal = await self.refusal(method, context)
+            refusal = await self.refusal(method, caller)
             if refusal is not None:
                 raise refusal
-        args, kwargs = method.binder.bind(params, connection=context)
+        args, kwargs = method.binder.bind(params, connection=caller)
         if method.is_async:
             return await method.func(*args, **kwargs)
         return await self.run_sync(method.func, *args, **kwargs)
 
-    async def refusal(self, method: Method, context: Any) -> RpcError | None:
-        """Why ``context`` may not call ``method`` (None: it may); decided once per dispatcher."""
+    async def refusal(self, method: Method, caller: Caller) -> RpcError | None:
+        """Why ``caller`` may not call ``method`` (None: it may); decided once per dispatcher."""
         if not method.permissions:
             return None
         if method.name not in self._refusals:
-            self._refusals[method.name] = await self.run_sync(_check_permissions, method, context)
+            self._refusals[method.name] = await self.run_sync(_check_permissions, method, caller)
         return self._refusals[method.name]
 
     def _internal_error(self, exc: BaseException) -> InternalError:

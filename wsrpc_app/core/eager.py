@@ -26,19 +26,21 @@ import contextvars
 import sys
 import types
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeAlias, TypeVar
 
 __all__ = ["start", "run_here", "within"]
 
 T = TypeVar("T")
+#: A coroutine that returns a T; what it yields and is sent is the event loop's business.
+Coro: TypeAlias = Coroutine[object, object, T]
 
 _EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 @types.coroutine
 def _resume(
-    coro: Coroutine[Any, Any, T], waiting_on: Any, context: contextvars.Context | None
-) -> Generator[Any, Any, T]:
+    coro: Coro[T], waiting_on: object, context: contextvars.Context | None
+) -> Generator[object, object, T]:
     """Continue ``coro``, which has yielded ``waiting_on`` to the event loop.
 
     Each step runs in ``context``, or in the awaiting task's when it is None.
@@ -51,21 +53,22 @@ def _resume(
             coro.close()
             raise
         except BaseException as exc:
-            step: Callable[[Any], Any] = throw
+            step: Callable[[Any], object] = throw
             value = exc
         else:
             step = send
         try:
             waiting_on = step(value) if context is None else context.run(step, value)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            result: T = stop.value
+            return result
 
 
-async def _finish(coro: Coroutine[Any, Any, T], waiting_on: Any) -> T:
+async def _finish(coro: Coro[T], waiting_on: object) -> T:
     return await _resume(coro, waiting_on, None)  # the task steps it in its context
 
 
-def start(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+def start(coro: Coro[T]) -> asyncio.Task[T] | None:
     """Run ``coro`` until it first waits; then finish it on a new task, returned. None: it is done.
 
     Its exceptions are the task's to report, as with ``create_task()``. For
@@ -74,7 +77,7 @@ def start(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
     """
     loop = asyncio.get_running_loop()
     if _EAGER_TASKS:
-        task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+        task: asyncio.Task[T] = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
         return None if task.done() and not task.cancelled() and task.exception() is None else task
     context = contextvars.copy_context()
     try:
@@ -86,11 +89,11 @@ def start(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
     return loop.create_task(_finish(coro, waiting_on), context=context)
 
 
-async def _raise(exc: BaseException) -> None:
+async def _raise(exc: BaseException) -> NoReturn:
     raise exc
 
 
-async def run_here(coro: Coroutine[Any, Any, T], on_wait: Callable[[], None]) -> T:
+async def run_here(coro: Coro[T], on_wait: Callable[[], None]) -> T:
     """Run ``coro`` on this task, calling ``on_wait()`` just before it first waits.
 
     ``on_wait`` runs synchronously, while the coroutine's first wait is being
@@ -101,12 +104,13 @@ async def run_here(coro: Coroutine[Any, Any, T], on_wait: Callable[[], None]) ->
     try:
         waiting_on = context.run(coro.send, None)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        result: T = stop.value
+        return result
     on_wait()
     return await _resume(coro, waiting_on, context)
 
 
-async def within(coro: Coroutine[Any, Any, T], seconds: float) -> T:
+async def within(coro: Coro[T], seconds: float) -> T:
     """Await ``coro``, raising :class:`TimeoutError` if it runs longer than ``seconds``.
 
     ``asyncio.timeout()`` arms a timer for every call; this one arms it only
@@ -116,7 +120,8 @@ async def within(coro: Coroutine[Any, Any, T], seconds: float) -> T:
     try:
         waiting_on = coro.send(None)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        result: T = stop.value
+        return result
     task = asyncio.current_task()
     assert task is not None, "within() runs on a task"
     already_cancelling = task.cancelling()

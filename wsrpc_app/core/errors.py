@@ -29,7 +29,8 @@ answer with that error; any other exception becomes -32603.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
+
+from .types import JSON, JSONObject
 
 __all__ = [
     "ErrorCode",
@@ -79,7 +80,7 @@ class RpcError(Exception):
     default_code: int = ErrorCode.APPLICATION_ERROR
     default_message: str = "Application error"
 
-    def __init__(self, message: str | None = None, *, code: int | None = None, data: Any = None) -> None:
+    def __init__(self, message: str | None = None, *, code: int | None = None, data: JSON = None) -> None:
         self.code = int(self.default_code if code is None else code)
         self.message = self.default_message if message is None else str(message)
         self.data = data
@@ -88,15 +89,15 @@ class RpcError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code}, message={self.message!r}, data={self.data!r})"
 
-    def to_object(self) -> dict[str, Any]:
+    def to_object(self) -> JSONObject:
         """The JSON-RPC error object (section 5.1)."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        error: JSONObject = {"code": self.code, "message": self.message}
         if self.data is not None:
             error["data"] = self.data
         return error
 
     @classmethod
-    def from_object(cls, error: Any) -> RpcError:
+    def from_object(cls, error: JSON) -> RpcError:
         """Rebuild the exception from an error object received from a peer."""
         if not isinstance(error, dict):
             return cls("Malformed error object", code=ErrorCode.INTERNAL_ERROR, data=error)

@@ -15,12 +15,12 @@ import dataclasses
 import datetime
 import decimal
 import uuid
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import orjson
 
 from .errors import InternalError, InvalidRequest, ParseError, RpcError
-from .types import JSON, Id, Params
+from .types import JSON, Id, JSONObject, Params
 
 __all__ = [
     "Request",
@@ -103,14 +103,14 @@ def parse(frame: str | bytes, *, max_batch: int | None = None) -> Message | Batc
     return classify(payload)
 
 
-def _valid_id(value: Any) -> bool:
+def _valid_id(value: object) -> bool:
     # Section 4: the id "MUST contain a String, Number, or NULL value". Numbers
     # "SHOULD NOT contain fractional parts", but one that does is still valid
     # and echoed. A boolean is not a number even though Python says so.
     return value is None or (isinstance(value, str | int | float) and not isinstance(value, bool))
 
 
-def classify(item: Any) -> Message:
+def classify(item: object) -> Message:
     """Validate one decoded element of a frame."""
     if not isinstance(item, dict):
         return Invalid(InvalidRequest(data="a message must be a JSON object"))
@@ -123,7 +123,7 @@ def classify(item: Any) -> Message:
     return Invalid(InvalidRequest(data="a message needs 'method', 'result' or 'error'"), id_)
 
 
-def _classify_request(item: dict[str, Any], id_: Id) -> Message:
+def _classify_request(item: JSONObject, id_: Id) -> Message:
     problem = None
     if item.get("jsonrpc") != VERSION:
         problem = "'jsonrpc' must be exactly \"2.0\""
@@ -138,7 +138,7 @@ def _classify_request(item: dict[str, Any], id_: Id) -> Message:
     return Request(item["method"], item.get("params"), id_, "id" not in item)
 
 
-def _classify_response(item: dict[str, Any], id_: Id) -> Message:
+def _classify_response(item: JSONObject, id_: Id) -> Message:
     problem = None
     if item.get("jsonrpc") != VERSION:
         problem = "'jsonrpc' must be exactly \"2.0\""
@@ -155,7 +155,7 @@ def _classify_response(item: dict[str, Any], id_: Id) -> Message:
     return Response(id_, result=item["result"])
 
 
-def _valid_error(error: Any) -> bool:
+def _valid_error(error: object) -> bool:
     return (
         isinstance(error, dict)
         and isinstance(error.get("code"), int)
@@ -167,7 +167,7 @@ def _valid_error(error: Any) -> bool:
 # Encoding -----------------------------------------------------------------
 
 
-def _default(value: Any) -> Any:
+def _default(value: object) -> JSON:
     # orjson encodes dataclasses, datetimes, UUIDs and enums itself; this
     # covers the rest of what methods commonly return.
     model_dump = getattr(value, "model_dump", None)
@@ -188,7 +188,7 @@ def _default(value: Any) -> Any:
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: JSON) -> bytes:
     """Encode a message as JSON. Raises TypeError for values JSON cannot carry."""
     try:
         return orjson.dumps(message, default=_default)
@@ -197,14 +197,14 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 def request(method: str, params: Params | None, id_: Id) -> bytes:
-    message: dict[str, Any] = {"jsonrpc": VERSION, "method": method, "id": id_}
+    message: JSONObject = {"jsonrpc": VERSION, "method": method, "id": id_}
     if params is not None:
         message["params"] = params
     return encode(message)
 
 
 def notification(method: str, params: Params | None) -> bytes:
-    message: dict[str, Any] = {"jsonrpc": VERSION, "method": method}
+    message: JSONObject = {"jsonrpc": VERSION, "method": method}
     if params is not None:
         message["params"] = params
     return encode(message)
@@ -218,7 +218,7 @@ def error_reply(id_: Id, error: RpcError) -> bytes:
         return encode({"jsonrpc": VERSION, "error": fallback.to_object(), "id": id_})
 
 
-def result_reply(id_: Id, result: Any) -> bytes:
+def result_reply(id_: Id, result: JSON) -> bytes:
     """Encode a success reply, or an internal error when the result has no JSON form."""
     try:
         return encode({"jsonrpc": VERSION, "result": result, "id": id_})

@@ -16,6 +16,7 @@ from ..conf import wsrpc_settings
 from ..core import protocol
 from ..core.endpoint import Endpoint
 from ..core.errors import CloseCode, InvalidRequest
+from ..core.types import ASGIMessage, Receive, Scope, Send
 from .connection import Connection
 from .idle import idle_sweep
 from .wiring import get_registry, server_dispatcher
@@ -54,15 +55,14 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         the consumer's coroutine. It carries the same attributes.
         """
 
-        def app(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
+        def app(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
             return cls(**initkwargs)(scope, receive, send)
 
-        app.consumer_class = cls  # type: ignore[attr-defined]
-        app.consumer_initkwargs = initkwargs  # type: ignore[attr-defined]
+        vars(app).update(consumer_class=cls, consumer_initkwargs=initkwargs)
         functools.update_wrapper(app, cls, updated=())  # name and docstring from the class
         return markcoroutinefunction(app)  # an ASGI 3 application to asgiref and servers
 
-    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Coroutine[Any, Any, None]:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[object, object, None]:
         # A plain function returning the reading coroutine: one frame less
         # held for the life of every connection.
         # Channels would give every connection a channel of its own on the
@@ -123,7 +123,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         else:
             ended.set_exception(error)
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
+    async def dispatch(self, message: ASGIMessage) -> None:
         # Channels' dispatch runs aclose_old_connections() (a thread hop) before
         # every message and finds handlers with getattr. Sync methods manage
         # their DB connections in their own thread instead (threads.py), and the
@@ -215,7 +215,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     async def _send_text(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})
 
-    async def websocket_receive(self, message: dict[str, Any]) -> None:
+    async def websocket_receive(self, message: ASGIMessage) -> None:
         self.last_seen = asyncio.get_running_loop().time()
         text = message.get("text")
         # The limit is on frames, binary ones included: a large binary frame
@@ -245,7 +245,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
             return False
         return len(data) > limit or (isinstance(data, str) and len(data.encode()) > limit)
 
-    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+    async def websocket_disconnect(self, message: ASGIMessage) -> None:
         self._stop_timers()
         endpoint = getattr(self, "endpoint", None)
         if endpoint is not None:

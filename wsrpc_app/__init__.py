@@ -1,11 +1,21 @@
-"""wsrpc: JSON-RPC 2.0 and pub/sub over WebSockets for Django, on Channels."""
+"""wsrpc: JSON-RPC 2.0 and pub/sub over WebSockets for Django, on Channels.
+
+The names that need Django (``Connection``, ``publish`` and the rest) load
+on first use, so ``from wsrpc_app.client import WsRpcClient`` works in a
+process with no Django project at all.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .core.errors import RpcError
 from .core.registry import RpcMethods, rpc_method
-from .pubsub.publishing import anotify_user, apublish, notify_user, publish
-from .server.connection import Connection
+
+if TYPE_CHECKING:
+    from .pubsub.publishing import anotify_user, apublish, notify_user, publish
+    from .server.connection import Connection
 
 __all__ = [
     "Connection",
@@ -20,3 +30,21 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: Root names defined in modules that import Django, loaded when first used.
+_LAZY = {
+    "Connection": "wsrpc_app.server.connection",
+    "publish": "wsrpc_app.pubsub.publishing",
+    "apublish": "wsrpc_app.pubsub.publishing",
+    "notify_user": "wsrpc_app.pubsub.publishing",
+    "anotify_user": "wsrpc_app.pubsub.publishing",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wsrpc_app' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

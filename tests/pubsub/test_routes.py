@@ -70,8 +70,9 @@ def test_subscriptions_may_be_removed_while_iterating() -> None:
 
 
 def test_messages_are_built_and_parsed_in_one_place() -> None:
-    event = messages.event_message("wsrpc.t.news", "news", b"1")
-    assert messages.parse(event) == event
+    events = messages.event_messages("news", b"1")
+    assert [event["group"] for event in events] == list(messages.publish_groups("news"))
+    assert [messages.parse(event) for event in events] == events
     user = messages.user_message("wsrpc.u.7", "{}")
     assert messages.parse(user) == user
     control = messages.control_message("permissions")

@@ -23,17 +23,19 @@ __all__ = ["Member"]
 class Member:
     """The topics and patterns one connection receives events for; the hub's subscriber.
 
-    ``deliver`` queues a frame for the client without waiting;
-    ``limit`` is the most subscriptions it may hold (``None``: no limit).
+    ``deliver(frame)`` queues a frame for the client without waiting: the
+    fan-out calls it for every event, so the transport may replace it with
+    its own writer; ``limit`` is the most subscriptions it may hold
+    (``None``: no limit).
     """
 
-    __slots__ = ("user", "names", "limit", "_deliver", "_user_key", "closed")
+    __slots__ = ("user", "names", "limit", "deliver", "_user_key", "closed")
 
     def __init__(self, user: object, deliver: Callable[[str], object], *, limit: int | None = None) -> None:
         self.user = user
         self.names: set[str] = set()
         self.limit = limit
-        self._deliver = deliver
+        self.deliver = deliver
         self._user_key = _user_key(user)
         self.closed = False
 
@@ -69,10 +71,6 @@ class Member:
         if hub is not None:
             await hub.unsubscribe(self, name)
         return {"topic": name, "subscribed": False}
-
-    def deliver(self, frame: str) -> None:
-        """Queue a frame from the fan-out (never waits)."""
-        self._deliver(frame)
 
     async def revoke(self, name: str, reason: str) -> None:
         """The subscription to ``name`` ended on the server's side: tell the client."""

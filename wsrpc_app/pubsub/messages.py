@@ -38,7 +38,7 @@ __all__ = [
     "subscription_group",
     "publish_groups",
     "user_group",
-    "event_message",
+    "event_messages",
     "user_message",
     "control_message",
     "parse",
@@ -103,8 +103,9 @@ def user_group(user_key: str) -> str:
     return _group("wsrpc.u.", user_key)
 
 
-def event_message(group: str, topic: str, data: bytes) -> EventMessage:
-    return {"type": "wsrpc.event", "group": group, "topic": topic, "data": data}
+def event_messages(topic: str, data: bytes) -> list[EventMessage]:
+    """The messages of one publish to the concrete ``topic``, one per group it goes to (``group`` says which)."""
+    return [{"type": "wsrpc.event", "group": group, "topic": topic, "data": data} for group in publish_groups(topic)]
 
 
 def user_message(group: str, frame: str) -> UserMessage:

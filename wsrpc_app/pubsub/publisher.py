@@ -8,7 +8,7 @@ from ..acl.access import aallowed
 from ..core.errors import PermissionDenied, PublishingTooFast
 from ..core.topics import validate_topic
 from ..core.types import JSON
-from .publishing import apublish
+from .publishing import send_event
 from .ratelimit import TokenBucket
 from .results import Publication
 
@@ -36,5 +36,5 @@ class Publisher:
         async with self._order:
             if not await aallowed(self.user, "publish", topic):
                 raise PermissionDenied(data={"topic": topic, "action": "publish"})
-            await apublish(topic, data)
+            await send_event(topic, data)
         return {"topic": topic}

@@ -21,10 +21,10 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from ..core import protocol
 from ..core.topics import validate_topic
 from ..core.types import JSON
-from .messages import CONTROL_GROUP, control_message, event_message, publish_groups, user_group, user_message
+from .messages import CONTROL_GROUP, control_message, event_messages, user_group, user_message
 from .process import channel_layer
 
-__all__ = ["publish", "apublish", "notify_user", "anotify_user", "broadcast_control", "abroadcast_control"]
+__all__ = ["publish", "apublish", "send_event", "notify_user", "anotify_user", "broadcast_control", "abroadcast_control"]
 
 T = TypeVar("T")
 
@@ -36,12 +36,14 @@ async def apublish(topic: str, data: JSON = None) -> None:
     TypeError for data JSON cannot carry. Permissions are not checked here:
     server code may publish anywhere.
     """
-    validate_topic(topic)
+    await send_event(validate_topic(topic), data)
+
+
+async def send_event(topic: str, data: JSON) -> None:
+    """:func:`apublish` to a topic already validated."""
     data_json = protocol.encode(data)  # once, here, for every process and subscriber
     layer = channel_layer()
-    await asyncio.gather(
-        *(layer.group_send(group, event_message(group, topic, data_json)) for group in publish_groups(topic))
-    )
+    await asyncio.gather(*(layer.group_send(message["group"], message) for message in event_messages(topic, data_json)))
 
 
 async def anotify_user(user: object, method: str, *args: JSON, **kwargs: JSON) -> None:

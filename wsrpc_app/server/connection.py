@@ -44,7 +44,7 @@ class Connection(PeerCalls):
         self.dispatcher = dispatcher
         #: How long a call to the client waits for its reply (``CALL_TIMEOUT``).
         self.call_timeout = call_timeout
-        #: Set by the transport once the connection is open.
+        #: The endpoint to the client, once the transport :meth:`attach`\es it.
         self.endpoint: Endpoint | None = None
         self.member: Member | None = Member(self.user, self.deliver, limit=max_subscriptions)
         self.publish_rate = publish_rate
@@ -88,9 +88,15 @@ class Connection(PeerCalls):
         return self._publisher
 
     def deliver(self, frame: str) -> None:
-        """Queue a frame for the client without waiting (the fan-out's)."""
+        """Queue a frame for the client without waiting; dropped before :meth:`attach` and after close."""
         if self.endpoint is not None:
             self.endpoint.deliver(frame)
+
+    def attach(self, endpoint: Endpoint) -> None:
+        """The transport's endpoint to the client: calls go through it, and events straight to its outbox."""
+        self.endpoint = endpoint
+        if self.member is not None:
+            self.member.deliver = endpoint.deliver
 
     # Lifecycle ----------------------------------------------------------------
 

@@ -166,7 +166,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
             on_overflow=self._overflowed,
             handoff=self._handoff,
         )
-        self.connection.endpoint = self.endpoint
+        self.connection.attach(self.endpoint)
         self.max_message_bytes: int | None = wsrpc_settings.MAX_MESSAGE_BYTES
         await self.on_connect()
         await self.accept()

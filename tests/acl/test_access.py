@@ -16,8 +16,9 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from tests.support.pubsub import connected, fresh_permissions, grant, make_topic, wsrpc  # noqa: F401
-from wsrpc_app.acl import access
-from wsrpc_app.acl.access import Rules, aallowed, allowed
+from wsrpc_app.acl import access, queries
+from wsrpc_app.acl.access import aallowed, allowed
+from wsrpc_app.acl.rules import Action, Principal, Rules
 from wsrpc_app.models import Topic, TopicPermission
 
 User = get_user_model()
@@ -138,7 +139,7 @@ MATRIX = [
 
 
 @pytest.mark.parametrize(("who", "action", "name", "expected"), MATRIX)
-def test_matrix(world: World, who: str, action: access.Action, name: str, expected: bool) -> None:
+def test_matrix(world: World, who: str, action: Action, name: str, expected: bool) -> None:
     assert allowed(world.user(who), action, name) is expected
 
 
@@ -162,7 +163,7 @@ ALLOW_MATRIX = [
 
 @pytest.mark.parametrize(("who", "action", "name", "expected"), ALLOW_MATRIX)
 def test_matrix_under_the_allow_policy(
-    world: World, who: str, action: access.Action, name: str, expected: bool
+    world: World, who: str, action: Action, name: str, expected: bool
 ) -> None:
     with override_settings(WSRPC=wsrpc(TOPIC_DEFAULT_POLICY="allow")):
         assert allowed(world.user(who), action, name) is expected
@@ -383,7 +384,7 @@ def _save_only(obj: Any, **values: Any) -> None:
     ],
 )
 def test_a_change_clears_the_cache(
-    world: World, who: str, action: access.Action, name: str, change: Change, before: bool
+    world: World, who: str, action: Action, name: str, change: Change, before: bool
 ) -> None:
     user = world.user(who)
     assert allowed(user, action, name) is before
@@ -414,25 +415,25 @@ def during(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, Callable[
 
     def arrange(what: str, change: Callable[[], None]) -> None:
         if what == "rules":
-            original_rules = Rules.load
+            original_rules = queries.load_rules
 
             def load_rules() -> Rules:
                 rules = original_rules()
-                monkeypatch.setattr(Rules, "load", original_rules)
+                monkeypatch.setattr(queries, "load_rules", original_rules)
                 change()
                 return rules
 
-            monkeypatch.setattr(Rules, "load", staticmethod(load_rules))
+            monkeypatch.setattr(queries, "load_rules", load_rules)
         else:
-            original_principal = access._load_principal
+            original_principal = queries.load_principal
 
-            def load_principal(pk: Any) -> access.Principal:
+            def load_principal(pk: Any) -> Principal:
                 principal = original_principal(pk)
-                monkeypatch.setattr(access, "_load_principal", original_principal)
+                monkeypatch.setattr(queries, "load_principal", original_principal)
                 change()
                 return principal
 
-            monkeypatch.setattr(access, "_load_principal", load_principal)
+            monkeypatch.setattr(queries, "load_principal", load_principal)
 
     yield arrange
 
@@ -461,11 +462,11 @@ def test_status_changed_while_loading_the_user_does_not_stick(world: World, duri
 def test_rows_read_before_a_commit_do_not_stick_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """A change is invisible to other connections until it commits; what they load meanwhile is forgotten then."""
     open_topic = make_topic("open", anonymous_publish=True)
-    stale = Rules.load()  # what another connection reads while the transaction below is open
+    stale = queries.load_rules()  # what another connection reads while the transaction below is open
     with transaction.atomic():
         _set(open_topic, anonymous_publish=False)
         with monkeypatch.context() as patched:
-            patched.setattr(Rules, "load", staticmethod(lambda: stale))
+            patched.setattr(queries, "load_rules", lambda: stale)
             assert allowed(None, "publish", "open") is True
     # Committed: every process forgets, this one included, even with no hub running here.
     assert allowed(None, "publish", "open") is False

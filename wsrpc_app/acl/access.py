@@ -1,11 +1,4 @@
-"""Who may subscribe or publish to which topic, from the ``Topic`` rows.
-
-A user may act on a topic when any ``Topic`` whose name equals or matches it
-grants it: to anyone, to any logged-in user, or through a ``TopicPermission``
-for the user or one of their groups. Superusers may do anything. Subscribing
-to a pattern needs a grant on a name that covers the whole pattern. Where no
-``Topic`` row touches a name at all, ``TOPIC_DEFAULT_POLICY`` decides
-(``"deny"`` unless set to ``"allow"``).
+"""Whether a user may subscribe or publish to a topic: :mod:`.rules` decides, from caches.
 
 The rows are loaded once per process into memory and every decision is
 cached, so deciding costs no query after the first; a change to a topic, a
@@ -16,108 +9,23 @@ subscriptions no longer covered (:mod:`wsrpc_app.pubsub.process`).
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
 
 from channels.db import database_sync_to_async
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from ..conf import wsrpc_settings
-from ..core.topics import covers, overlaps
+from . import queries
+from .rules import ANONYMOUS, Action, Principal, Rules
 
 __all__ = [
-    "Action",
-    "Principal",
-    "Rules",
     "principal_for",
     "allowed",
     "aallowed",
     "invalidate",
 ]
-
-
-Action = Literal["subscribe", "publish"]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Principal:
-    """The caller as permissions see it."""
-
-    key: str
-    user_id: object = None
-    authenticated: bool = False
-    superuser: bool = False
-    groups: frozenset[int] = frozenset()
-
-
-ANONYMOUS = Principal("anon")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Rule:
-    name: str
-    anonymous: tuple[bool, bool]
-    authenticated: tuple[bool, bool]
-    users: dict[object, tuple[bool, bool]]
-    groups: dict[int, tuple[bool, bool]]
-
-    def grants(self, principal: Principal, action: Action) -> bool:
-        i = 0 if action == "subscribe" else 1
-        if self.anonymous[i] or (principal.authenticated and self.authenticated[i]):
-            return True
-        if principal.user_id is not None and self.users.get(principal.user_id, (False, False))[i]:
-            return True
-        return any(self.groups.get(group, (False, False))[i] for group in principal.groups)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Rules:
-    """Every ``Topic`` row with its grants, in memory."""
-
-    rules: tuple[Rule, ...]
-
-    @classmethod
-    def load(cls) -> Rules:
-        from ..models import Topic, TopicPermission
-
-        users: dict[int, dict[object, tuple[bool, bool]]] = {}
-        groups: dict[int, dict[int, tuple[bool, bool]]] = {}
-        for grant in TopicPermission.objects.all():
-            both = (grant.can_subscribe, grant.can_publish)
-            if grant.user_id is not None:
-                users.setdefault(grant.topic_id, {})[grant.user_id] = _either(
-                    users.get(grant.topic_id, {}).get(grant.user_id), both
-                )
-            elif grant.group_id is not None:
-                groups.setdefault(grant.topic_id, {})[grant.group_id] = _either(
-                    groups.get(grant.topic_id, {}).get(grant.group_id), both
-                )
-        return cls(
-            tuple(
-                Rule(
-                    topic.name,
-                    (topic.anonymous_subscribe, topic.anonymous_publish),
-                    (topic.authenticated_subscribe, topic.authenticated_publish),
-                    users.get(topic.pk, {}),
-                    groups.get(topic.pk, {}),
-                )
-                for topic in Topic.objects.all()
-            )
-        )
-
-    def decide(self, principal: Principal, action: Action, name: str, default_policy: str) -> bool:
-        if principal.superuser:
-            return True
-        if any(covers(rule.name, name) and rule.grants(principal, action) for rule in self.rules):
-            return True
-        return default_policy == "allow" and not any(overlaps(rule.name, name) for rule in self.rules)
-
-
-def _either(old: tuple[bool, bool] | None, new: tuple[bool, bool]) -> tuple[bool, bool]:
-    return new if old is None else (old[0] or new[0], old[1] or new[1])
 
 
 class _Cache:
@@ -165,24 +73,9 @@ def principal_for(user: object) -> Principal:
     principal = _cache.principals.get(pk)
     if principal is None:
         generation = _cache.generation
-        principal = _load_principal(pk)
+        principal = queries.load_principal(pk)
         _store(generation, lambda: _cache.principals.__setitem__(pk, principal))
     return principal
-
-
-def _load_principal(pk: Any) -> Principal:  # Any: whatever the user model's primary key is
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model()._default_manager.filter(pk=pk).first()
-    if user is None or not user.is_active:
-        return ANONYMOUS
-    return Principal(
-        key=f"u{user.pk}",
-        user_id=user.pk,
-        authenticated=True,
-        superuser=user.is_superuser,
-        groups=frozenset(user.groups.values_list("pk", flat=True)),
-    )
 
 
 def _store(generation: int, store: Callable[[], None]) -> None:
@@ -203,7 +96,7 @@ def allowed(user: object, action: Action, name: str) -> bool:
     if decision is None:
         rules = _cache.rules
         if rules is None:
-            rules = Rules.load()
+            rules = queries.load_rules()
             _store(generation, lambda: setattr(_cache, "rules", rules))
         decision = rules.decide(principal, action, name, wsrpc_settings.TOPIC_DEFAULT_POLICY)
         _store(generation, lambda: _cache.decisions.__setitem__(key, decision))

@@ -14,5 +14,6 @@ class WsRpcConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  registers the system checks
         from .acl.invalidation import connect_signals
+        from .pubsub import publishing  # noqa: F401  tells every process when topic permissions change
 
         connect_signals()

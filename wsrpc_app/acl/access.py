@@ -17,6 +17,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from ..conf import wsrpc_settings
+from ..core.topics import is_pattern
+from ..core.types import JSONObject
 from . import queries
 from .rules import ANONYMOUS, Action, Principal, Rules
 
@@ -25,6 +27,7 @@ __all__ = [
     "allowed",
     "aallowed",
     "invalidate",
+    "caller_topics",
 ]
 
 
@@ -115,3 +118,24 @@ async def aallowed(user: object, action: Action, name: str) -> bool:
         return decision
     result: bool = await database_sync_to_async(allowed)(user, action, name)
     return result
+
+
+def caller_topics(user: object) -> list[JSONObject]:
+    """The ``Topic`` rows ``user`` may subscribe or publish to, and what they may do there. Sync."""
+    from ..models import Topic
+
+    topics: list[JSONObject] = []
+    for topic in Topic.objects.all():
+        can_subscribe = allowed(user, "subscribe", topic.name)
+        can_publish = not is_pattern(topic.name) and allowed(user, "publish", topic.name)
+        if can_subscribe or can_publish:
+            topics.append(
+                {
+                    "name": topic.name,
+                    "description": topic.description,
+                    "pattern": is_pattern(topic.name),
+                    "subscribe": can_subscribe,
+                    "publish": can_publish,
+                }
+            )
+    return topics

@@ -1,4 +1,9 @@
-"""Clear permission caches on every process when a grant could have changed."""
+"""Clear permission caches when a grant could have changed, and say so to every process.
+
+After the change commits, :data:`topic_permissions_changed` is sent; pub/sub
+receives it and tells every process's hub, which clears its caches and ends
+the subscriptions no longer granted.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,17 @@ from collections.abc import Iterable
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import Signal
 
 from ..models import Topic, TopicPermission
 from .access import invalidate
 
-__all__ = ["connect_signals"]
+__all__ = ["connect_signals", "topic_permissions_changed"]
 
 logger = logging.getLogger("wsrpc")
+
+#: Sent after a change to topics, grants, or a user's groups or status has committed.
+topic_permissions_changed = Signal()
 
 
 def permissions_changed(**kwargs: object) -> None:
@@ -25,16 +34,13 @@ def permissions_changed(**kwargs: object) -> None:
 
 
 def _broadcast() -> None:
-    from ..pubsub.publishing import broadcast_control
-
     # Forget again now that the change is visible: another thread may have
     # loaded the old rows between the save and the commit. Every process with
     # a hub does so on the broadcast, but this one may have none (a WSGI worker).
     invalidate()
-    try:
-        broadcast_control("permissions")
-    except Exception:
-        logger.exception("could not tell other processes that topic permissions changed")
+    for _receiver, outcome in topic_permissions_changed.send_robust(sender=Topic):
+        if isinstance(outcome, Exception):
+            logger.error("could not tell other processes that topic permissions changed", exc_info=outcome)
 
 
 def _user_saved(

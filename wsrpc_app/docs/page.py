@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
@@ -20,8 +19,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString
 
 from ..core.errors import ErrorCode
+from ..core.registry import Registry
 from ..core.types import JSON, JSONObject
-from ..server.wiring import http_connection
 from . import asyncapi, openrpc
 
 __all__ = [
@@ -50,16 +49,13 @@ def websocket_url(request: HttpRequest) -> str:
     return f"{scheme}://{request.get_host()}{asyncapi.WEBSOCKET_PATH}"
 
 
-def openrpc_document(request: HttpRequest) -> JSONObject:
-    """The OpenRPC document of the methods the request's user may call."""
-    connection = http_connection(request)
-    dispatcher = connection.dispatcher
-    registry = async_to_sync(connection.callable_registry)()
+def openrpc_document(request: HttpRequest, registry: Registry, *, time_limit: float | None) -> JSONObject:
+    """The OpenRPC document of ``registry``, the methods the request's user may call."""
     servers = [
         {"name": "WebSocket", "url": websocket_url(request)},
         {"name": "HTTP", "url": request.build_absolute_uri(_url(request, "rpc", "/wsrpc/rpc/"))},
     ]
-    return openrpc.document(registry, servers=servers, time_limit=dispatcher.time_limit)
+    return openrpc.document(registry, servers=servers, time_limit=time_limit)
 
 
 def asyncapi_document(request: HttpRequest, topics: Iterable[Mapping[str, JSON]]) -> JSONObject:
@@ -280,9 +276,11 @@ def _wire_messages(doc: Mapping[str, JSON]) -> list[dict[str, str]]:
     return messages
 
 
-def page_context(request: HttpRequest, topics: Sequence[Mapping[str, JSON]]) -> dict[str, object]:
-    """What ``wsrpc_app/docs.html`` shows: both documents, digested."""
-    openrpc_doc = openrpc_document(request)
+def page_context(
+    request: HttpRequest, registry: Registry, topics: Sequence[Mapping[str, JSON]], *, time_limit: float | None
+) -> dict[str, object]:
+    """What ``wsrpc_app/docs.html`` shows: both documents, digested (``registry`` and ``topics`` the caller's)."""
+    openrpc_doc = openrpc_document(request, registry, time_limit=time_limit)
     asyncapi_doc = asyncapi_document(request, topics)
     components = openrpc_doc.get("components", {}).get("schemas", {})
     methods = [_method_entry(method, components) for method in openrpc_doc["methods"]]

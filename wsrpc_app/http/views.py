@@ -13,24 +13,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response as DrfResponse
 from rest_framework.views import APIView
 
-from ..acl.access import allowed
+from ..acl.access import allowed, caller_topics
 from ..conf import wsrpc_settings
 from ..core import protocol
 from ..core.errors import InvalidRequest, RpcError
 from ..core.protocol import Batch, Invalid, Response
-from ..core.topics import MAX_LENGTH, is_pattern, validate_topic
-from ..core.types import JSONObject
+from ..core.registry import Registry
+from ..core.topics import MAX_LENGTH, validate_topic
 from ..docs.page import asyncapi_document, openrpc_document, page_context
-from ..models import Topic
 from ..pubsub.publishing import publish
 from ..server.connection import HttpConnection
 from ..server.wiring import http_connection
 
 if TYPE_CHECKING:  # models: not at import time
-    from django.contrib.auth.base_user import AbstractBaseUser
-    from django.contrib.auth.models import AnonymousUser
+    pass
 
-__all__ = ["RpcView", "PublishView", "TopicsView", "OpenRpcView", "AsyncApiView", "DocsView", "caller_topics"]
+__all__ = ["RpcView", "PublishView", "TopicsView", "OpenRpcView", "AsyncApiView", "DocsView"]
 
 CONTENT_TYPE = "application/json"
 
@@ -109,25 +107,6 @@ class TopicsView(APIView):
         return DrfResponse(caller_topics(request.user))
 
 
-def caller_topics(user: AbstractBaseUser | AnonymousUser) -> list[JSONObject]:
-    """The ``Topic`` rows ``user`` may subscribe or publish to, and what they may do there."""
-    topics: list[JSONObject] = []
-    for topic in Topic.objects.all():
-        can_subscribe = allowed(user, "subscribe", topic.name)
-        can_publish = not is_pattern(topic.name) and allowed(user, "publish", topic.name)
-        if can_subscribe or can_publish:
-            topics.append(
-                {
-                    "name": topic.name,
-                    "description": topic.description,
-                    "pattern": is_pattern(topic.name),
-                    "subscribe": can_subscribe,
-                    "publish": can_publish,
-                }
-            )
-    return topics
-
-
 class OpenRpcView(APIView):
     """``GET``: the OpenRPC 1.3 document of the methods the caller may call (what ``rpc.discover`` answers)."""
 
@@ -135,7 +114,8 @@ class OpenRpcView(APIView):
     renderer_classes = [JSONRenderer]
 
     def get(self, request: Request, *args: object, **kwargs: object) -> DrfResponse:
-        return DrfResponse(openrpc_document(request))
+        registry, time_limit = _callable(request)
+        return DrfResponse(openrpc_document(request, registry, time_limit=time_limit))
 
 
 class AsyncApiView(APIView):
@@ -156,4 +136,11 @@ class DocsView(APIView):
     template_name = "wsrpc_app/docs.html"
 
     def get(self, request: Request, *args: object, **kwargs: object) -> DrfResponse:
-        return DrfResponse(page_context(request, caller_topics(request.user)))
+        registry, time_limit = _callable(request)
+        return DrfResponse(page_context(request, registry, caller_topics(request.user), time_limit=time_limit))
+
+
+def _callable(request: Request) -> tuple[Registry, float | None]:
+    """The methods the caller of an HTTP request may call, and their time limit."""
+    connection = http_connection(request)
+    return async_to_sync(connection.callable_registry)(), connection.dispatcher.time_limit

@@ -17,14 +17,24 @@ from collections.abc import Callable, Coroutine
 from typing import TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync
+from django.dispatch import receiver
 
+from ..acl.invalidation import topic_permissions_changed
 from ..core import protocol
 from ..core.topics import validate_topic
 from ..core.types import JSON
 from .messages import CONTROL_GROUP, control_message, event_messages, user_group, user_message
 from .process import channel_layer
 
-__all__ = ["publish", "apublish", "send_event", "notify_user", "anotify_user", "broadcast_control", "abroadcast_control"]
+__all__ = [
+    "publish",
+    "apublish",
+    "send_event",
+    "notify_user",
+    "anotify_user",
+    "broadcast_control",
+    "abroadcast_control",
+]
 
 T = TypeVar("T")
 
@@ -75,6 +85,11 @@ def notify_user(user: object, method: str, *args: JSON, **kwargs: JSON) -> None:
 def broadcast_control(what: str) -> None:
     """Sync :func:`abroadcast_control`."""
     _run_sync(abroadcast_control, what)
+
+
+@receiver(topic_permissions_changed)
+def _permissions_changed(**kwargs: object) -> None:
+    broadcast_control("permissions")
 
 
 def _run_sync(function: Callable[..., Coroutine[object, object, T]], *args: object, **kwargs: object) -> T:

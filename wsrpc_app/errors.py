@@ -2,44 +2,7 @@
 
 from __future__ import annotations
 
-from .core.errors import (
-    CloseCode,
-    ErrorCode,
-    InternalError,
-    InvalidParams,
-    InvalidRequest,
-    InvalidTopic,
-    MethodNotFound,
-    NeedsWebSocket,
-    NoSuchTopic,
-    NotAuthenticated,
-    ParseError,
-    PeerDisconnected,
-    PermissionDenied,
-    PublishingTooFast,
-    RpcError,
-    TimedOut,
-    TooManyRequests,
-    TooManySubscriptions,
-)
+from .core import errors as _errors
+from .core.errors import *  # noqa: F403  every name of core.errors, as listed there
 
-__all__ = [
-    "ErrorCode",
-    "CloseCode",
-    "RpcError",
-    "ParseError",
-    "InvalidRequest",
-    "MethodNotFound",
-    "InvalidParams",
-    "InternalError",
-    "NotAuthenticated",
-    "PermissionDenied",
-    "NoSuchTopic",
-    "TimedOut",
-    "TooManyRequests",
-    "NeedsWebSocket",
-    "InvalidTopic",
-    "TooManySubscriptions",
-    "PublishingTooFast",
-    "PeerDisconnected",
-]
+__all__ = _errors.__all__

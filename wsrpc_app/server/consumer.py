@@ -37,7 +37,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     connection: Connection
     endpoint: Endpoint
     # Channels' per-connection channel and groups are unused: the hub holds
-    # memberships for the whole process (hub.py).
+    # memberships for the whole process (pubsub/hub.py).
     groups = ()
     channel_layer = None
     _lifespan_timer: asyncio.TimerHandle | None = None
@@ -67,7 +67,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         # held for the life of every connection.
         # Channels would give every connection a channel of its own on the
         # layer (with RedisPubSubChannelLayer, a Redis subscription each).
-        # Layer traffic goes through the process's hub instead (hub.py).
+        # Layer traffic goes through the process's hub instead (pubsub/hub.py).
         self.scope = scope
         self.base_send = send
         self._receive = receive
@@ -126,7 +126,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     async def dispatch(self, message: ASGIMessage) -> None:
         # Channels' dispatch runs aclose_old_connections() (a thread hop) before
         # every message and finds handlers with getattr. Sync methods manage
-        # their DB connections in their own thread instead (threads.py), and the
+        # their DB connections in their own thread instead (server/threads.py), and the
         # message types handled here are listed explicitly.
         handler = self.handlers.get(message["type"])
         if handler is None:
@@ -173,7 +173,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         await self.connection.open()
         self._start_timers()
 
-    # Timers: the loop's idle sweep (idle.py), and a handle for MAX_LIFESPAN.
+    # Timers: the loop's idle sweep (server/idle.py), and a handle for MAX_LIFESPAN.
 
     def _start_timers(self) -> None:
         loop = asyncio.get_running_loop()

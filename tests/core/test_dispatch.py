@@ -104,7 +104,7 @@ def _call(method: str, params: Any = None, id_: Any = 1) -> Request:
 
 async def _execute_error(dispatcher: Dispatcher, method: str, params: Any = None) -> RpcError:
     with pytest.raises(RpcError) as caught:
-        await dispatcher.execute(_call(method, params), context=None)
+        await dispatcher.execute(_call(method, params), caller=None)
     return caught.value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -137,6 +139,42 @@ def test_e003_names_the_missing_attribute() -> None:
     with override_settings(WSRPC=wsrpc(METHODS=["tests.support.methods.no_such_function"])):
         [message] = wsrpc_messages()
     assert "no_such_function" in message.msg
+
+
+def test_e003_param_type_pydantic_refuses() -> None:
+    # A dataclass holding a class pydantic has no schema for, refused on every Python version.
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.support.checks_fixtures.opaque_fields"])):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E003"]
+    assert "'opaque.unwrap' (tests.support.checks_fixtures.opaque_fields.unwrap)" in messages[0].msg
+    assert "'wrapped'" in messages[0].msg
+    assert "Unable to generate pydantic-core schema" in messages[0].msg
+
+
+def test_e003_typing_typed_dict_before_python_3_12() -> None:
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.support.checks_fixtures.typed_dicts"])):
+        messages = wsrpc_messages()
+    if sys.version_info >= (3, 12):  # pydantic takes typing.TypedDict from Python 3.12 on
+        assert messages == []
+        return
+    assert [m.id for m in messages] == ["wsrpc_app.E003"]
+    assert "'typed.manhattan' (tests.support.checks_fixtures.typed_dicts.manhattan)" in messages[0].msg
+    assert "'point'" in messages[0].msg
+    assert "Please use `typing_extensions.TypedDict` instead of `typing.TypedDict`" in messages[0].msg
+
+
+@pytest.fixture
+def generic_models() -> Iterator[str]:
+    """The fixture module's name, for the test to import afresh: pydantic adds to its namespace only once."""
+    name = "tests.support.checks_fixtures.generic_models"
+    sys.modules.pop(name, None)
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_methods_module_whose_hints_parametrize_generic_models_passes(generic_models: str) -> None:
+    with override_settings(WSRPC=wsrpc(METHODS=["tests.support.methods", generic_models])):
+        assert wsrpc_messages() == []
 
 
 # E004 -------------------------------------------------------------------------

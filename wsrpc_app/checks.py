@@ -6,7 +6,8 @@ id             problem
 E001           ``WSRPC`` is not a dict
 W001           ``WSRPC`` has a key this app does not know (a typo?)
 E002           ``METHODS`` is not a list of dotted paths
-E003           a ``METHODS`` entry cannot be imported or registered
+E003           a ``METHODS`` entry cannot be imported or registered, or a
+               method's param has a type pydantic refuses
 E004           two entries declare the same method name
 E005           a method name starts with the reserved ``rpc.``
 E006           no channel layer is configured under ``CHANNEL_LAYER``
@@ -22,8 +23,9 @@ E010           ``ALLOWED_ORIGINS`` is not a list of strings or None, or
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
@@ -35,7 +37,7 @@ __all__ = ["check_settings"]
 
 
 @register(Tags.compatibility)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[CheckMessage]:
     user = getattr(settings, "WSRPC", {})
     if not isinstance(user, dict):
         return [Error("WSRPC must be a dict.", hint="See the settings reference in the README.", id="wsrpc_app.E001")]
@@ -65,7 +67,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return messages
 
 
-def _check_methods(entries: Any) -> list[CheckMessage]:
+def _check_methods(entries: object) -> list[CheckMessage]:
     if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
         return [
             Error(
@@ -89,6 +91,15 @@ def _check_methods(entries: Any) -> list[CheckMessage]:
             )
             continue
         for method in methods:
+            messages += [
+                Error(
+                    f"WSRPC['METHODS'] entry {entry!r}: method {method.name!r} ({method.origin}) "
+                    f"cannot validate its param {param!r}: {reason}",
+                    hint="Params are validated by their type hints, with pydantic: give this one a type it takes.",
+                    id="wsrpc_app.E003",
+                )
+                for param, reason in method.binder.hint_errors.items()
+            ]
             if is_reserved(method.name):
                 messages.append(
                     Error(
@@ -118,7 +129,7 @@ BOUNDED_LAYERS = {
 MIN_CAPACITY = 1000
 
 
-def _check_channel_layer(alias: Any) -> list[CheckMessage]:
+def _check_channel_layer(alias: object) -> list[CheckMessage]:
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
     if isinstance(alias, str) and alias in layers:
         layer = layers[alias] if isinstance(layers[alias], dict) else {}
@@ -148,7 +159,7 @@ def _check_channel_layer(alias: Any) -> list[CheckMessage]:
     ]
 
 
-def _check_limits(user: dict[str, Any]) -> list[CheckMessage]:
+def _check_limits(user: Mapping[str, object]) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for key, integer in LIMITS.items():
         value = user.get(key, DEFAULTS[key])
@@ -165,7 +176,7 @@ def _check_limits(user: dict[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _check_middlewares(entries: Any) -> list[CheckMessage]:
+def _check_middlewares(entries: object) -> list[CheckMessage]:
     hint = "Give dotted paths to async functions: async def middleware(request, handler)."
     if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
         return [Error("WSRPC['MIDDLEWARES'] must be a list of dotted paths.", hint=hint, id="wsrpc_app.E009")]
@@ -183,7 +194,7 @@ def _check_middlewares(entries: Any) -> list[CheckMessage]:
     return messages
 
 
-def _check_origins(user: dict[str, Any]) -> list[CheckMessage]:
+def _check_origins(user: Mapping[str, object]) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     origins = user.get("ALLOWED_ORIGINS", DEFAULTS["ALLOWED_ORIGINS"])
     if origins is not None and (not isinstance(origins, list | tuple) or not all(isinstance(o, str) for o in origins)):
@@ -205,7 +216,7 @@ def _check_origins(user: dict[str, Any]) -> list[CheckMessage]:
     return messages
 
 
-def _check_redis_timeout(alias: str, backend: Any, config: dict[str, Any]) -> list[CheckMessage]:
+def _check_redis_timeout(alias: str, backend: object, config: Mapping[str, object]) -> list[CheckMessage]:
     # redis-py 8 times socket reads out after 5 s, as long as RedisChannelLayer's
     # blocking pop waits: idle receives then fail (channels_redis#422).
     if backend != "channels_redis.core.RedisChannelLayer":
@@ -217,7 +228,7 @@ def _check_redis_timeout(alias: str, backend: Any, config: dict[str, Any]) -> li
     except Exception:
         return []
     hosts = config.get("hosts") or ["redis://localhost:6379"]
-    if major < 8 or all(_waits_long_enough(host) for host in hosts):
+    if major < 8 or (isinstance(hosts, Iterable) and all(_waits_long_enough(host) for host in hosts)):
         return []
     return [
         Warning(
@@ -229,7 +240,7 @@ def _check_redis_timeout(alias: str, backend: Any, config: dict[str, Any]) -> li
     ]
 
 
-def _waits_long_enough(host: Any) -> bool:
+def _waits_long_enough(host: object) -> bool:
     if not isinstance(host, dict) or "socket_timeout" not in host:
         return False
     timeout = host["socket_timeout"]

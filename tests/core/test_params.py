@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import sys
+import typing
 from typing import Annotated, Any, Literal
 
 import pydantic
 import pytest
+import typing_extensions
 
 from tests.support.peer import canonical
 from wsrpc_app.core.params import Binder
@@ -27,6 +30,26 @@ class Box(pydantic.BaseModel):
 
 class Opaque:
     """A class pydantic has no schema for."""
+
+
+@dataclasses.dataclass
+class HoldsOpaque:
+    """Inside a dataclass, a class without a schema cannot be checked with isinstance."""
+
+    thing: Opaque
+
+
+class TypingPoint(typing.TypedDict):
+    """pydantic refuses ``typing.TypedDict`` before Python 3.12."""
+
+    x: int
+    y: int
+
+
+class Point3(typing_extensions.TypedDict):
+    x: int
+    y: int
+    z: int
 
 
 def _bind(func: Any, params: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -225,6 +248,37 @@ def test_class_without_a_schema_is_checked_by_isinstance() -> None:
 
     [error] = _errors(f, [{}])
     assert error["type"] == "is_instance_of"
+
+
+def test_type_pydantic_refuses_makes_every_call_fail() -> None:
+    def f(held: HoldsOpaque, other: int = 0) -> None: ...
+
+    binder = Binder(f)
+    assert list(binder.hint_errors) == ["held"]
+    assert "Unable to generate pydantic-core schema" in binder.hint_errors["held"]
+    with pytest.raises(TypeError, match="param 'held' has a type pydantic cannot validate"):
+        binder.bind({"other": 1})
+
+
+def test_typing_typed_dict() -> None:
+    def f(point: TypingPoint) -> None: ...
+
+    binder = Binder(f)
+    if sys.version_info >= (3, 12):  # pydantic takes typing.TypedDict from Python 3.12 on
+        assert binder.hint_errors == {}
+        assert _bind(f, [{"x": "1", "y": 2}]) == (({"x": 1, "y": 2},), {})
+    else:
+        assert "Please use `typing_extensions.TypedDict`" in binder.hint_errors["point"]
+        with pytest.raises(TypeError, match="typing_extensions.TypedDict"):
+            binder.bind([{"x": 1, "y": 2}])
+
+
+def test_typing_extensions_typed_dict() -> None:
+    def f(point: Point3) -> None: ...
+
+    assert _bind(f, [{"x": "1", "y": 2, "z": 3}]) == (({"x": 1, "y": 2, "z": 3},), {})
+    [error] = _errors(f, [{"x": 1, "y": 2}])
+    assert (error["loc"], error["type"]) == (["point", "z"], "missing")
 
 
 def test_connection_parameter_is_not_part_of_the_signature() -> None:

@@ -346,3 +346,18 @@ def test_a_subclass_of_base_permission() -> None:
     assert not allows(secured_methods.IsNamedAlice, User(username="bob"))
     assert not allows(secured_methods.IsNamedAlice, AnonymousUser())
     assert isinstance(as_permission(secured_methods.IsNamedAlice), BasePermission)
+
+
+def test_a_combination_can_be_given_its_own_message() -> None:
+    both = IsStaff & HasPerms("auth.view_user")
+    assert not allows(both, AnonymousUser())
+    assert both.message == "Only staff may call this method"
+    both.message = "Staff with auth.view_user only"
+    assert not allows(both, AnonymousUser())
+    assert both.message == "Staff with auth.view_user only"
+
+
+@pytest.mark.parametrize("thing", [42, None, "IsStaff", object], ids=repr)
+def test_anything_else_is_not_a_permission(thing: object) -> None:
+    with pytest.raises(TypeError):
+        as_permission(thing)

@@ -164,6 +164,14 @@ def test_partial_can_be_registered_under_a_given_name() -> None:
     assert canonical(method.func, *method.binder.bind([2])) == ((2,), {})
 
 
+def test_permission_that_is_not_one_is_a_registry_error() -> None:
+    @rpc_method(permissions=[42])
+    def guarded() -> None: ...
+
+    with pytest.raises(RegistryError, match=r"permissions of '\S*guarded': 42 is neither"):
+        Registry.from_entries([guarded])
+
+
 def test_callable_without_a_name_is_refused() -> None:
     with pytest.raises(RegistryError, match="no name"):
         Registry.from_entries([functools.partial(add, 1)])
@@ -246,6 +254,44 @@ def test_module_exposes_only_its_decorated_functions(make_module: Callable[..., 
         """
     )
     assert _names(Registry.from_entries([name])) == {"shown", "other"}
+
+
+def test_module_whose_hints_parametrize_a_generic_model(make_module: Callable[..., str]) -> None:
+    # Reading page()'s hints makes Page[Item], which pydantic adds to the
+    # module's namespace while the registry goes through it.
+    name = make_module(
+        """
+        from __future__ import annotations
+
+        from typing import Generic, TypeVar
+
+        from pydantic import BaseModel
+
+        from wsrpc_app import rpc_method
+
+        T = TypeVar("T")
+
+        class Item(BaseModel):
+            name: str
+
+        class Page(BaseModel, Generic[T]):
+            items: list[T]
+
+        @rpc_method
+        def page() -> Page[Item]:
+            return Page[Item](items=[])
+
+        @rpc_method
+        def count(page: Page[Item]) -> int:
+            return len(page.items)
+        """
+    )
+    registry = Registry.from_entries([name])
+    assert _names(registry) == {"page", "count"}
+    count = registry.get("count")
+    assert count is not None
+    args, kwargs = count.binder.bind([{"items": [{"name": "a"}, {"name": "b"}]}])
+    assert count.func(*args, **kwargs) == 2
 
 
 # Dotted paths

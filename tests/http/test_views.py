@@ -191,3 +191,26 @@ def test_a_response_in_a_batch_is_an_invalid_request(client: Client) -> None:
     by_id = {reply["id"]: reply for reply in replies}
     assert by_id[7]["error"]["code"] == -32600
     assert by_id[8]["result"] == 3
+
+
+def test_a_method_whose_param_type_pydantic_refuses_fails_alone(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # typing.TypedDict before Python 3.12: wsrpc_app.E003 reports it, and
+    # only that method fails; the others answer as ever.
+    import sys
+
+    methods = [*settings.WSRPC["METHODS"], "tests.support.checks_fixtures.typed_dicts"]
+    with override_settings(WSRPC={**settings.WSRPC, "METHODS": methods}):
+        other = post(client, request("subtract", [42, 23]))
+        refused = post(client, request("typed.manhattan", {"point": {"x": 3, "y": -4}}))
+        discovered = post(client, request("rpc.discover"))
+    assert (other.status_code, other.json()) == (200, {"jsonrpc": "2.0", "result": 19, "id": 1})
+    assert (refused.status_code, refused["Content-Type"]) == (200, "application/json")
+    assert discovered.status_code == 200
+    assert "typed.manhattan" in {method["name"] for method in discovered.json()["result"]["methods"]}
+    if sys.version_info >= (3, 12):  # pydantic takes typing.TypedDict from Python 3.12 on
+        assert refused.json() == {"jsonrpc": "2.0", "result": 7, "id": 1}
+    else:
+        assert refused.json() == {"jsonrpc": "2.0", "error": {"code": -32603, "message": "Internal error"}, "id": 1}
+        assert "typing_extensions.TypedDict" in caplog.text  # logged for the developer

@@ -12,33 +12,45 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeAlias
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 
 from .errors import InvalidParams
-from .types import Params
+from .types import JSON, Caller, Params
 
 __all__ = ["Binder", "CONNECTION"]
 
 #: The parameter that receives the calling connection; never filled from params.
 CONNECTION = "connection"
 
-_UNCHECKED = (inspect.Parameter.empty, Any, object)
+#: A type expression, as ``get_type_hints()`` gives it (a ``TypeForm``, once mypy reads those).
+Hint: TypeAlias = Any
+
+#: Hints that let any value through, so none is validated.
+_UNCHECKED: tuple[Hint, ...] = (inspect.Parameter.empty, Any, object)
 _NAMEABLE = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
-def _adapter(annotation: Any) -> TypeAdapter[Any]:
+def _adapter(annotation: Hint) -> TypeAdapter[object]:
+    """Raises :class:`PydanticUserError` when pydantic refuses the type."""
     try:
         return TypeAdapter(annotation)
-    except Exception:  # a class pydantic has no schema for: fall back to isinstance
-        return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
+    except PydanticSchemaGenerationError as exc:
+        # A class pydantic has no schema for: check it with isinstance. Not
+        # inside a model, dataclass or typed dict, which take no config: the
+        # first error says what to do there.
+        try:
+            return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
+        except PydanticUserError:
+            raise exc from None
 
 
-def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
+def _type_hints(func: Callable[..., object]) -> dict[str, Hint]:
     # get_type_hints() reads functions, methods and classes only: for a
     # partial, read the function it wraps; for a callable object, its __call__.
-    target: Any = func
+    target: object = func
     while isinstance(target, functools.partial):
         target = target.func
     if not (inspect.isroutine(target) or inspect.isclass(target)):
@@ -49,18 +61,26 @@ def _type_hints(func: Callable[..., Any]) -> dict[str, Any]:
 class Binder:
     """Turns params into ``(args, kwargs)`` for one function."""
 
-    def __init__(self, func: Callable[..., Any]) -> None:
+    def __init__(self, func: Callable[..., object]) -> None:
         signature = inspect.signature(func)
         hints = _type_hints(func)
         self.wants_connection = CONNECTION in signature.parameters
         self.parameters = [p for p in signature.parameters.values() if p.name != CONNECTION]
         self.signature = signature.replace(parameters=self.parameters)
         self._full_signature = signature
-        self.hints = {p.name: hints.get(p.name, p.annotation) for p in self.parameters}
-        self.result_hint = hints.get("return", inspect.Signature.empty)
-        self.adapters = {
-            name: _adapter(hint) for name, hint in self.hints.items() if hint not in _UNCHECKED
-        }
+        self.hints: dict[str, Hint] = {p.name: hints.get(p.name, p.annotation) for p in self.parameters}
+        self.result_hint: Hint = hints.get("return", inspect.Signature.empty)
+        self.adapters: dict[str, TypeAdapter[object]] = {}
+        #: Params whose type pydantic refuses, with its reason: the method
+        #: cannot be called (a system check reports it), the others still can.
+        self.hint_errors: dict[str, str] = {}
+        for name, hint in self.hints.items():
+            if hint in _UNCHECKED:
+                continue
+            try:
+                self.adapters[name] = _adapter(hint)
+            except PydanticUserError as exc:
+                self.hint_errors[name] = exc.message
         self._kinds = {p.name: p.kind for p in self.parameters}
         # Most methods take only parameters that can be passed by name: they
         # are bound by hand, everything as keywords, without inspect's machinery.
@@ -73,12 +93,18 @@ class Binder:
             if p.default is inspect.Parameter.empty
         )
 
-    def bind(self, params: Params | None, connection: Any = None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def bind(
+        self, params: Params | None, connection: Caller | None = None
+    ) -> tuple[tuple[object, ...], dict[str, object]]:
         """Raises :class:`InvalidParams` naming what does not fit.
 
         When the function takes a ``connection`` parameter, ``connection`` is
-        bound to it wherever it sits in the signature.
+        bound to it wherever it sits in the signature. Raises :class:`TypeError`
+        when a param's type is one pydantic refuses (see :attr:`hint_errors`).
         """
+        if self.hint_errors:
+            name, reason = next(iter(self.hint_errors.items()))
+            raise TypeError(f"param {name!r} has a type pydantic cannot validate: {reason}")
         if self._by_keyword:
             return (), self._bind_by_keyword(params, connection)
         try:
@@ -108,10 +134,10 @@ class Binder:
             bound = inspect.BoundArguments(self._full_signature, arguments)
         return bound.args, bound.kwargs
 
-    def _bind_by_keyword(self, params: Params | None, connection: Any) -> dict[str, Any]:
+    def _bind_by_keyword(self, params: Params | None, connection: Caller | None) -> dict[str, object]:
         # The same rules and messages as inspect.Signature.bind.
         if params is None:
-            kwargs: dict[str, Any] = {}
+            kwargs: dict[str, object] = {}
         elif isinstance(params, list):
             if len(params) > len(self._positional):
                 self._refuse("too many positional arguments")
@@ -136,17 +162,18 @@ class Binder:
     def _refuse(self, reason: str) -> NoReturn:
         raise InvalidParams(data={"reason": reason, "signature": str(self.signature)})
 
-    def _validate(self, name: str, adapter: TypeAdapter[Any], value: Any) -> Any:
+    def _validate(self, name: str, adapter: TypeAdapter[object], value: JSON) -> object:
         kind = self._kinds[name]
-        # Each item of *args and **kwargs is validated on its own, and located
-        # by its index or key, so the error says which one does not fit.
+        # Each item of *args and **kwargs (a tuple and a dict of JSON values)
+        # is validated on its own, and located by its index or key, so the
+        # error says which one does not fit.
         if kind is inspect.Parameter.VAR_POSITIONAL:
             return tuple(self._check(name, [index], adapter, item) for index, item in enumerate(value))
         if kind is inspect.Parameter.VAR_KEYWORD:
             return {key: self._check(name, [key], adapter, item) for key, item in value.items()}
         return self._check(name, [], adapter, value)
 
-    def _check(self, name: str, loc: list[int | str], adapter: TypeAdapter[Any], value: Any) -> Any:
+    def _check(self, name: str, loc: list[int | str], adapter: TypeAdapter[object], value: JSON) -> object:
         try:
             return adapter.validate_python(value)
         except ValidationError as exc:

@@ -14,13 +14,23 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar, overload
 
 from .params import Binder
+from .permissions import HasPerms, IsAuthenticated, IsStaff, Permission, as_permission
 from .protocol import is_reserved
 
 __all__ = ["rpc_method", "RpcMethods", "Method", "Registry", "RegistryError", "resolve"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+F = TypeVar("F", bound=Callable[..., object])
 
 _MARK = "__wsrpc_method__"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Declaration:
+    """What ``@rpc_method`` records on a function."""
+
+    name: str
+    #: Permission classes or instances, as given.
+    permissions: tuple[object, ...]
 
 
 @overload
@@ -29,7 +39,7 @@ def rpc_method(func: F, /) -> F: ...
 def rpc_method(
     *,
     name: str | None = None,
-    permissions: Iterable[Any] = (),
+    permissions: Iterable[object] = (),
     login_required: bool = False,
     staff_required: bool = False,
     perms: Iterable[str] = (),
@@ -41,7 +51,7 @@ def rpc_method(
     /,
     *,
     name: str | None = None,
-    permissions: Iterable[Any] = (),
+    permissions: Iterable[object] = (),
     login_required: bool = False,
     staff_required: bool = False,
     perms: Iterable[str] = (),
@@ -54,8 +64,6 @@ def rpc_method(
     ``login_required``, ``staff_required`` and ``perms`` (Django permission
     strings) are shortcuts for the common ones.
     """
-    from .permissions import HasPerms, IsAuthenticated, IsStaff
-
     checks = list(permissions)
     if login_required:
         checks.insert(0, IsAuthenticated)
@@ -65,7 +73,7 @@ def rpc_method(
         checks.append(HasPerms(*perms))
 
     def mark(f: F) -> F:
-        setattr(f, _MARK, {"name": name or f.__name__, "permissions": tuple(checks)})
+        setattr(f, _MARK, _Declaration(name or f.__name__, tuple(checks)))
         return f
 
     return mark(func) if func is not None else mark
@@ -80,7 +88,7 @@ class RpcMethods:
 
     namespace: ClassVar[str | None] = None
     #: Permissions every method of the class requires (before its own).
-    permission_classes: ClassVar[Iterable[Any]] = ()
+    permission_classes: ClassVar[Iterable[object]] = ()
 
 
 class RegistryError(ValueError):
@@ -92,17 +100,18 @@ class Method:
     """One callable method and what is known of its signature."""
 
     name: str
+    #: Returns the result, or an awaitable of it when ``is_async``.
     func: Callable[..., Any]
     binder: Binder
     is_async: bool
     #: Where it came from (a dotted path), for messages.
     origin: str = ""
     #: Permission instances, all of which must allow a call.
-    permissions: tuple[Any, ...] = ()
+    permissions: tuple[Permission, ...] = ()
 
     @classmethod
     def from_callable(
-        cls, name: str, func: Callable[..., Any], origin: str = "", permissions: Iterable[Any] = ()
+        cls, name: str, func: Callable[..., object], origin: str = "", permissions: Iterable[object] = ()
     ) -> Method:
         if not callable(func):
             raise RegistryError(f"{origin or name!r} is not callable")
@@ -114,10 +123,12 @@ class Method:
         is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
             getattr(target, "__call__", None)  # noqa: B004 - async callable objects
         )
-        from .permissions import as_permission
-
-        declared = getattr(func, _MARK, {}).get("permissions", ())
-        checks = tuple(as_permission(p) for p in (*permissions, *declared))
+        declaration = _declaration(func)
+        declared = declaration.permissions if declaration else ()
+        try:
+            checks = tuple(as_permission(p) for p in (*permissions, *declared))
+        except TypeError as exc:
+            raise RegistryError(f"cannot make the permissions of {origin or name!r}: {exc}") from exc
         return cls(name, func, binder, is_async, origin, checks)
 
     @property
@@ -149,15 +160,23 @@ def resolve(path: str) -> Any:
         raise RegistryError(f"{path!r} could not be imported: {module_path!r} has no {attribute!r}") from None
 
 
-def _declared_name(func: Any) -> str | None:
+def _declaration(func: object) -> _Declaration | None:
     mark = getattr(func, _MARK, None)
-    return mark["name"] if mark else None
+    return mark if isinstance(mark, _Declaration) else None
 
 
-def methods_of(entry: Any, origin: str = "") -> Iterator[Method]:
+def _declared_name(func: object) -> str | None:
+    declaration = _declaration(func)
+    return declaration.name if declaration else None
+
+
+def methods_of(entry: object, origin: str = "") -> Iterator[Method]:
     """The methods one settings entry declares: a function, an ``RpcMethods`` subclass or a module."""
     if isinstance(entry, types.ModuleType):
-        for attribute, value in vars(entry).items():
+        # A copy: reading a method's hints can add to the module's namespace
+        # (pydantic registers a generic model's parametrizations, Page[Item],
+        # in the module that names them).
+        for attribute, value in list(vars(entry).items()):
             name = _declared_name(value)
             if name and callable(value):
                 yield Method.from_callable(name, value, f"{entry.__name__}.{attribute}")
@@ -204,7 +223,7 @@ class Registry:
             self.add(method, allow_reserved=allow_reserved)
 
     @classmethod
-    def from_entries(cls, entries: Iterable[Any]) -> Registry:
+    def from_entries(cls, entries: Iterable[object]) -> Registry:
         """Build from settings entries: dotted paths, or the objects themselves."""
         registry = cls()
         for entry in entries:

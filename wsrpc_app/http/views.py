@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from asgiref.sync import async_to_sync
 from django.http import HttpResponse
 from rest_framework import exceptions, serializers
@@ -24,9 +22,6 @@ from ..docs.page import asyncapi_document, openrpc_document, page_context
 from ..pubsub.publishing import publish
 from ..server.connection import HttpConnection
 from ..server.wiring import http_connection
-
-if TYPE_CHECKING:  # models: not at import time
-    pass
 
 __all__ = ["RpcView", "PublishView", "TopicsView", "OpenRpcView", "AsyncApiView", "DocsView"]
 

@@ -8,7 +8,6 @@ package.
 
 from __future__ import annotations
 
-
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver

@@ -6,6 +6,16 @@ It needs no Django project: importing it loads neither Django nor Channels
 
 from __future__ import annotations
 
-from .reconnecting import EventCallback, HandshakeRefused, PeerDisconnected, RpcError, WsRpcClient
+from .reconnecting import EventCallback, GapCallback, HandshakeRefused, PeerDisconnected, RpcError, WsRpcClient
+from .recovery import Gap, Position
 
-__all__ = ["WsRpcClient", "RpcError", "PeerDisconnected", "HandshakeRefused", "EventCallback"]
+__all__ = [
+    "WsRpcClient",
+    "RpcError",
+    "PeerDisconnected",
+    "HandshakeRefused",
+    "EventCallback",
+    "GapCallback",
+    "Gap",
+    "Position",
+]

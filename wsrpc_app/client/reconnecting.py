@@ -8,13 +8,19 @@
         await client.subscribe("chat.lobby", lambda data, event: print(data))
         await client.publish("chat.lobby", {"text": "hi"})
 
+    async with WsRpcClient(url, on_gap=lambda gap: refetch(gap.topic)) as client:
+        await client.subscribe("prices.eur", on_price, rewind=1)   # the last price, then every new one
+
 It drives the same protocol core as the server (:class:`~wsrpc_app.core.endpoint.Endpoint`), and calls
 through the same :class:`~wsrpc_app.core.calls.PeerCalls` as the server's connection: the
 server may call the methods given in ``methods`` while calls to it are in
 flight, and they run concurrently. The connection is re-established with a
 tenacity retry policy (jittered exponential backoff by default) and every
 subscription is renewed; an HTTP 401 or 403 at the handshake is fatal and
-never retried. Built on the ``websockets`` library, whose ping/pong
+never retried. A topic with history is renewed ``since`` the last event
+handed on, and what was missed meanwhile reaches the same callbacks first,
+each event once (:mod:`wsrpc_app.client.recovery`); ``on_gap`` hears of
+what could not be recovered. Built on the ``websockets`` library, whose ping/pong
 keepalive detects half-open connections.
 """
 
@@ -37,14 +43,20 @@ from ..core.endpoint import Endpoint
 from ..core.errors import PeerDisconnected, RpcError
 from ..core.registry import Method, Registry
 from ..core.types import JSON, JSONObject, Params
+from .recovery import Gap, Outcome, Position, Subscription
 
-__all__ = ["WsRpcClient", "RpcError", "PeerDisconnected", "HandshakeRefused", "EventCallback"]
+__all__ = ["WsRpcClient", "RpcError", "PeerDisconnected", "HandshakeRefused", "EventCallback", "GapCallback"]
 
 logger = logging.getLogger("wsrpc.client")
 
 #: ``callback(data, event)``: ``event`` is the whole ``rpc.event`` params
 #: (``topic``, ``data``, and ``subscription`` for a pattern). Sync or async.
 EventCallback = Callable[[JSON, JSONObject], Awaitable[None] | None]
+
+#: ``callback(gap)``: events of ``gap.topic`` were missed and will not come
+#: (a renewed subscription answered ``recovered: false``, or ``rpc.gap``
+#: arrived): the application refetches what it shows. Sync or async.
+GapCallback = Callable[[Gap], Awaitable[None] | None]
 
 #: Handshake statuses that mean "you may not", where retrying cannot help.
 FATAL_STATUSES = frozenset({401, 403})
@@ -77,6 +89,9 @@ class WsRpcClient(PeerCalls):
     ``retry`` is a tenacity ``AsyncRetrying`` keyword set (``wait``,
     ``stop``, ``before_sleep``...) for (re)connecting; by default jittered
     exponential backoff from ``0.1`` s up to ``30`` s, forever.
+    ``on_state`` hears ``connecting``, ``open``, ``reconnecting``,
+    ``closed``; ``on_gap`` gets a :class:`~wsrpc_app.client.recovery.Gap`
+    whenever events of a subscribed topic were missed for good.
     """
 
     def __init__(
@@ -88,6 +103,7 @@ class WsRpcClient(PeerCalls):
         reconnect: bool = True,
         retry: Mapping[str, object] | None = None,
         on_state: Callable[[str], None] | None = None,
+        on_gap: GapCallback | None = None,
         # Timeouts
         call_timeout: float | None = 30.0,
         open_timeout: float | None = 10.0,
@@ -108,6 +124,7 @@ class WsRpcClient(PeerCalls):
             **(retry or {}),
         }
         self.on_state = on_state
+        self.on_gap = on_gap
         self.call_timeout = call_timeout
         self.heartbeat_interval = heartbeat_interval
         self.max_in_flight = max_in_flight
@@ -119,8 +136,10 @@ class WsRpcClient(PeerCalls):
             **connect_options,
         }
         self.registry = self._registry(methods)
-        #: topic or pattern -> callbacks
-        self.subscriptions: dict[str, list[EventCallback]] = {}
+        #: topic or pattern -> what the client remembers of it (accepted by the server or not yet)
+        self._subscriptions: dict[str, Subscription[EventCallback]] = {}
+        #: topic or pattern -> done once the server's first answer came (or the subscription failed)
+        self._subscribing: dict[str, asyncio.Future[None]] = {}
         self.state = "closed"
         self._websocket: ClientConnection | None = None
         self._endpoint: Endpoint | None = None
@@ -226,7 +245,7 @@ class WsRpcClient(PeerCalls):
             self,
             max_in_flight=self.max_in_flight,
             call_timeout=self.call_timeout,
-            inline={"rpc.event": self._on_event, "rpc.unsubscribed": self._on_unsubscribed},
+            inline={"rpc.event": self._on_event, "rpc.gap": self._on_gap, "rpc.unsubscribed": self._on_unsubscribed},
         )
         self._endpoint = endpoint
         reader = asyncio.ensure_future(self._read(websocket, endpoint))
@@ -267,18 +286,25 @@ class WsRpcClient(PeerCalls):
                 return
 
     async def _resubscribe(self, endpoint: Endpoint) -> None:
-        topics = list(self.subscriptions)
-        if not topics:
+        renewals = [self._renew(endpoint, sub) for sub in self._subscriptions.values() if sub.confirmed]
+        if renewals:
+            await asyncio.gather(*renewals)
+
+    async def _renew(self, endpoint: Endpoint, sub: Subscription[EventCallback]) -> None:
+        """Subscribe again on a new connection: ``since`` the position when there is one."""
+        since = sub.position is not None
+        sub.hold()
+        try:
+            result = await endpoint.call("rpc.subscribe", sub.subscribe_params())
+        except RpcError as error:
+            sub.release()
+            logger.warning("could not renew the subscription to %r: %s", sub.name, error)
+            self._forget(sub)
             return
-        results = await asyncio.gather(
-            *(endpoint.call("rpc.subscribe", {"topic": topic}) for topic in topics), return_exceptions=True
-        )
-        for topic, result in zip(topics, results, strict=True):
-            if isinstance(result, RpcError):
-                logger.warning("could not renew the subscription to %r: %s", topic, result)
-                self.subscriptions.pop(topic, None)
-            elif isinstance(result, BaseException):
-                raise result
+        except BaseException:
+            self._hand_on(sub, sub.release())
+            raise
+        self._hand_on(sub, sub.subscribed(result, since=since) + sub.release())
 
     # Calls ------------------------------------------------------------------
 
@@ -299,20 +325,97 @@ class WsRpcClient(PeerCalls):
 
     # Topics -----------------------------------------------------------------
 
-    async def subscribe(self, topic: str, callback: EventCallback) -> JSONObject:
-        """Receive the events of a topic or pattern; renewed after every reconnect."""
-        callbacks = self.subscriptions.get(topic)
-        if callbacks is None:
-            result: JSONObject = await self.request("rpc.subscribe", {"topic": topic})
-            callbacks = self.subscriptions.setdefault(topic, [])
-        else:
-            result = {"topic": topic, "subscribed": True}
-        callbacks.append(callback)
+    @property
+    def subscriptions(self) -> dict[str, list[EventCallback]]:
+        """The topics and patterns subscribed to, with their callbacks."""
+        return {name: list(sub.callbacks) for name, sub in self._subscriptions.items() if sub.confirmed}
+
+    def position(self, topic: str) -> Position | None:
+        """Where the subscription to ``topic`` is: the epoch and offset of the last event handed on.
+
+        ``None`` for a pattern, a topic without history, or one not subscribed to.
+        """
+        sub = self._subscriptions.get(topic)
+        return sub.position if sub is not None else None
+
+    async def subscribe(
+        self,
+        topic: str,
+        callback: EventCallback,
+        *,
+        rewind: int | None = None,
+        since: Position | Mapping[str, JSON] | None = None,
+    ) -> JSONObject:
+        """Receive the events of a topic or pattern; renewed after every reconnect.
+
+        ``rewind=K`` first hands ``callback`` the topic's last K events
+        (``rewind=1``: the last value); ``since=`` a :class:`Position` (or
+        ``{"epoch": E, "offset": N}``) the events after it, as after a
+        reconnect. Both need a topic with history. Returns the server's answer.
+        """
+        if rewind is not None and since is not None:
+            raise ValueError("give rewind or since, not both")
+        start = Position.parse(since) if since is not None else None
+        pending = self._subscribing.get(topic)
+        if pending is not None:
+            await asyncio.wait([pending])  # one rpc.subscribe at a time; if it failed, this one tries
+        sub = self._subscriptions.get(topic)
+        if sub is None:
+            return await self._subscribe_first(topic, callback, rewind=rewind, since=start)
+        if (rewind or start is not None) and sub.position is not None:
+            return await self._add_rewound(sub, callback, rewind=rewind, since=start)
+        sub.callbacks.append(callback)
+        result: JSONObject = {"topic": topic, "subscribed": True}
+        if sub.position is not None:
+            result.update(sub.position.to_json())
+        return result
+
+    async def _subscribe_first(
+        self, topic: str, callback: EventCallback, *, rewind: int | None, since: Position | None
+    ) -> JSONObject:
+        sub: Subscription[EventCallback] = Subscription(topic, since=since)
+        sub.callbacks.append(callback)
+        self._subscriptions[topic] = sub
+        first = self._subscribing[topic] = asyncio.get_running_loop().create_future()
+        sub.hold()
+        try:
+            result: JSONObject = await self.request("rpc.subscribe", sub.subscribe_params(rewind=rewind))
+        except BaseException:
+            sub.release()
+            self._forget(sub)
+            raise
+        finally:
+            del self._subscribing[topic]
+            first.set_result(None)
+        self._hand_on(sub, sub.subscribed(result, since=since is not None) + sub.release())
+        return result
+
+    async def _add_rewound(
+        self, sub: Subscription[EventCallback], callback: EventCallback, *, rewind: int | None, since: Position | None
+    ) -> JSONObject:
+        """A callback for a topic already subscribed to, with the events it asked for handed first."""
+        sub.hold()
+        try:
+            history = await self.history(sub.name, since=since, limit=rewind)
+        except BaseException:
+            self._hand_on(sub, sub.release())
+            raise
+        earlier = sub.rewound(history)
+        for event in earlier:
+            self._run(callback, (event.get("data"), event), sub.name)
+        sub.callbacks.append(callback)
+        self._hand_on(sub, sub.release())
+        result: JSONObject = {"topic": sub.name, "subscribed": True}
+        if sub.position is not None:
+            result.update(sub.position.to_json())
+        publications: list[JSON] = [*earlier]
+        result["recovered"] = history.get("recovered") is True
+        result["publications"] = publications
         return result
 
     async def unsubscribe(self, topic: str) -> JSONObject:
         """Stop receiving the events of ``topic``."""
-        self.subscriptions.pop(topic, None)
+        self._subscriptions.pop(topic, None)
         result: JSONObject = await self.request("rpc.unsubscribe", {"topic": topic})
         return result
 
@@ -321,30 +424,75 @@ class WsRpcClient(PeerCalls):
         result: JSONObject = await self.request("rpc.publish", {"topic": topic, "data": data})
         return result
 
+    async def history(
+        self, topic: str, *, since: Position | Mapping[str, JSON] | None = None, limit: int | None = None
+    ) -> JSONObject:
+        """A topic's kept events (``rpc.history``): after ``since``, or the last ``limit``.
+
+        Returns ``{"topic", "offset", "epoch", "publications", "recovered"}``;
+        raises :class:`RpcError` -32004 for a topic without history.
+        """
+        params: JSONObject = {"topic": topic}
+        if since is not None:
+            params["since"] = Position.parse(since).to_json()
+        if limit is not None:
+            params["limit"] = limit
+        result: JSONObject = await self.request("rpc.history", params)
+        return result
+
+    # Frames from the server ---------------------------------------------------
+
     def _on_event(self, params: Params | None) -> None:
+        sub = self._subscription_of(params)
+        if sub is not None:
+            assert isinstance(params, dict)
+            self._hand_on(sub, sub.event(params))
+
+    def _on_gap(self, params: Params | None) -> None:
+        sub = self._subscription_of(params)
+        if sub is not None:
+            assert isinstance(params, dict)
+            self._hand_on(sub, sub.gap(params))
+
+    def _subscription_of(self, params: Params | None) -> Subscription[EventCallback] | None:
         if not isinstance(params, dict):
-            return
+            return None
         name = params.get("subscription") or params.get("topic")
-        if not isinstance(name, str):
-            return
-        for callback in list(self.subscriptions.get(name, ())):
-            try:
-                outcome = callback(params.get("data"), params)
-            except Exception:
-                logger.exception("an event callback for %r failed", name)
+        return self._subscriptions.get(name) if isinstance(name, str) else None
+
+    def _hand_on(self, sub: Subscription[EventCallback], outcomes: list[Outcome]) -> None:
+        """Events to the subscription's callbacks and gaps to ``on_gap``, in order."""
+        for outcome in outcomes:
+            if isinstance(outcome, Gap):
+                logger.info("missed events of %r: %s", outcome.topic, outcome)
+                if self.on_gap is not None:
+                    self._run(self.on_gap, (outcome,), sub.name)
                 continue
-            if inspect.isawaitable(outcome):
-                task = asyncio.ensure_future(outcome)
-                self._callbacks.add(task)
-                task.add_done_callback(self._callback_done)
+            for callback in list(sub.callbacks):
+                self._run(callback, (outcome.get("data"), outcome), sub.name)
+
+    def _run(self, callback: Callable[..., Awaitable[None] | None], args: tuple[object, ...], name: str) -> None:
+        """Call a sync callback now, start an async one: in the order events come."""
+        try:
+            outcome = callback(*args)
+        except Exception:
+            logger.exception("a callback for %r failed", name)
+            return
+        if inspect.isawaitable(outcome):
+            task = asyncio.ensure_future(outcome)
+            self._callbacks.add(task)
+            task.add_done_callback(self._callback_done)
 
     def _callback_done(self, task: asyncio.Future[None]) -> None:
         self._callbacks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("an event callback failed", exc_info=task.exception())
+            logger.error("a callback failed", exc_info=task.exception())
+
+    def _forget(self, sub: Subscription[EventCallback]) -> None:
+        if self._subscriptions.get(sub.name) is sub:
+            del self._subscriptions[sub.name]
 
     def _on_unsubscribed(self, params: Params | None) -> None:
         if isinstance(params, dict) and isinstance(params.get("topic"), str):
             logger.warning("the server ended the subscription to %r: %s", params["topic"], params.get("reason"))
-            self.subscriptions.pop(params["topic"], None)
-
+            self._subscriptions.pop(params["topic"], None)

@@ -9,7 +9,9 @@
  *   the connection opens; its timeout counts from the moment of the call;
  * - once closed (`close()`, or a drop with `reconnect: false`) every call is rejected with -32099.
  * Subscriptions survive reconnects: they are renewed on each new connection ("resubscribed" is
- * emitted once the server answered; events published in between are missed).
+ * emitted once the server answered). A topic with history is renewed `since` the last event handed
+ * on: missed events reach the same handlers first, in order, each once; "gap" is emitted when they
+ * cannot. Patterns and topics without history are renewed plainly (events in between are missed).
  */
 
 /** JSON as it travels on the wire. */
@@ -99,7 +101,49 @@ export interface RpcEvent<T = unknown> {
   data: T;
   /** The pattern subscribed to, when the subscription was a pattern. */
   subscription?: string;
+  /** For a topic with history: its place in the topic's stream (consecutive within an epoch). */
+  offset?: number;
+  /** For a topic with history: changes whenever the topic's history was lost. */
+  epoch?: string;
   [field: string]: unknown;
+}
+
+/** Where a topic's stream is: the last offset handed on, in an epoch. */
+export interface Position {
+  epoch: string;
+  offset: number;
+}
+
+export interface SubscribeOptions {
+  /** Hand the handler the topic's last K events first (1: the last value). Needs a topic with history. */
+  rewind?: number;
+  /** Hand the handler the events after this position first (e.g. `position(topic)` kept across a page load). */
+  since?: Position;
+}
+
+export interface HistoryResult<T = unknown> {
+  topic: string;
+  /** The topic's current position. */
+  offset: number;
+  epoch: string;
+  /** The events asked for, in offset order. */
+  publications: RpcEvent<T>[];
+  /** False when `since` is too old (trimmed, another epoch): refetch instead. */
+  recovered: boolean;
+}
+
+export interface GapDetail {
+  /** The topic whose events were missed. */
+  topic: string;
+  /** "not_recovered": a renewal `since` the last event answered `recovered: false`; "gap": `rpc.gap` (or skipped offsets). */
+  reason: "not_recovered" | "gap";
+  /** Where the stream goes on from: the next event has offset `offset + 1` (null without history). */
+  epoch: string | null;
+  offset: number | null;
+  /** The missing offsets, inclusive, when known. */
+  missed: [number, number] | null;
+  /** The pattern, for a gap seen through a pattern subscription. */
+  subscription?: string;
 }
 
 export type EventHandler<T = unknown> = (data: T, event: RpcEvent<T>) => void | Promise<void>;
@@ -107,6 +151,13 @@ export type EventHandler<T = unknown> = (data: T, event: RpcEvent<T>) => void | 
 export interface SubscribeResult {
   topic: string;
   subscribed: boolean;
+  /** For a topic with history: its current position. */
+  offset?: number;
+  epoch?: string;
+  /** With `rewind` or `since`: whether the events asked for could be given. */
+  recovered?: boolean;
+  /** With `rewind` or `since`: the events handed to the handler first. */
+  publications?: RpcEvent[];
   [field: string]: unknown;
 }
 
@@ -153,8 +204,10 @@ export interface WsRpcEventMap {
   closed: StateDetail;
   /** A subscription ended on the server's side (`rpc.unsubscribed`, or refused on renewal). */
   unsubscribed: UnsubscribedDetail;
-  /** Every `rpc.event` received, before its handlers run. */
+  /** Every event handed to handlers (recovered ones too, duplicates never), just before them. */
   event: RpcEvent;
+  /** Events of a topic were missed for good: refetch what the page shows of it. */
+  gap: GapDetail;
   /** The subscriptions were renewed on a new connection (the server answered every one). */
   resubscribed: { topics: string[] };
 }
@@ -195,8 +248,16 @@ export declare class WsRpcClient extends EventTarget {
   /**
    * Receive the events of a topic or pattern; several handlers per topic. Resolves to the server's
    * answer to the first subscription; rejects (and forgets the topic) when the server refuses it.
+   * With `rewind` or `since`, the handler gets those past events first.
    */
-  subscribe<T = unknown>(topic: string, handler?: EventHandler<T>): Promise<SubscribeResult>;
+  subscribe<T = unknown>(topic: string, handler?: EventHandler<T>, options?: SubscribeOptions): Promise<SubscribeResult>;
+  /** The position of the last event of `topic` handed on; null for a pattern or a topic without history. */
+  position(topic: string): Position | null;
+  /** A topic's kept events (`rpc.history`): after `since`, or the last `limit`; -32004 without history. */
+  history<T = unknown>(
+    topic: string,
+    options?: { since?: Position; limit?: number; timeout?: number | null },
+  ): Promise<HistoryResult<T>>;
   /** Remove one handler, or all of them; the server forgets the topic when none is left. */
   unsubscribe(topic: string, handler?: EventHandler<any>): Promise<SubscribeResult>;
   /** Publish to a concrete topic. */

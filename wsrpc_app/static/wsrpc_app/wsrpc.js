@@ -6,6 +6,8 @@
  *   const rpc = new WsRpcClient("/ws/rpc/");               // relative to the page: http→ws, https→wss
  *   await rpc.call("add", [1, 2]);                         // 3
  *   await rpc.subscribe("chat.lobby", (data, event) => console.log(event.topic, data));
+ *   await rpc.subscribe("prices.eur", show, { rewind: 1 });  // the last value first, then each new one
+ *   rpc.on("gap", ({ topic }) => refetch(topic));          // events of a topic were missed for good
  *   rpc.expose("answer", async (question) => "42");        // the server may call it
  *   rpc.on("state", ({ state }) => console.log(state));    // connecting, open, reconnecting, closed
  *
@@ -17,8 +19,12 @@
  *   is sent when the connection opens; its timeout counts from the moment of the call;
  * - once closed (close(), or a drop with `reconnect: false`) every call is rejected with -32099.
  * Subscriptions are state, not calls: they survive reconnects and are renewed on each new
- * connection ("resubscribed" is emitted once the server answered; events published in between
- * are missed). The heartbeat (`rpc.ping` every `heartbeatInterval` ms) treats a connection
+ * connection ("resubscribed" is emitted once the server answered). A topic with history is
+ * renewed `since` the position (epoch, offset) of the last event handed on: the events missed
+ * meanwhile reach the same handlers first, in order, each once; when they cannot (the history
+ * was lost or trimmed, or the server sends rpc.gap) "gap" is emitted so the page can refetch.
+ * Patterns, and topics without history, are renewed plainly: their events published in between
+ * are missed. The heartbeat (`rpc.ping` every `heartbeatInterval` ms) treats a connection
  * that does not answer within `heartbeatTimeout` ms as dead (half-open) and reconnects.
  */
 
@@ -114,6 +120,136 @@ function validId(id) {
   return id === null || typeof id === "string" || (typeof id === "number" && Number.isFinite(id));
 }
 
+const isPattern = (name) => name.includes("*") || name.includes("#");
+
+/** The `{epoch, offset}` of an event, a gap or a result; null without one. */
+function positionOf(fields) {
+  if (!fields || typeof fields !== "object") return null;
+  const { epoch, offset } = fields;
+  return typeof epoch === "string" && Number.isInteger(offset) ? { epoch, offset } : null;
+}
+
+function gap(topic, reason, position, missed = null, subscription = undefined) {
+  const detail = { topic, reason, epoch: position?.epoch ?? null, offset: position?.offset ?? null, missed };
+  if (subscription !== undefined) detail.subscription = subscription;
+  return { gap: detail };
+}
+
+/**
+ * One topic or pattern subscribed to: its handlers and, for an exact topic, the position of the
+ * last event handed on (SPEC, "History, offsets and recovery"). No I/O: its methods take the
+ * server's frames and answer what to hand on, in order: `{event}` and `{gap}`. While a subscribe
+ * or history request is in flight it holds what arrives, so that recovered events go first.
+ */
+class Subscription {
+  constructor(topic, { since, rewind } = {}) {
+    this.topic = topic;
+    this.exact = !isPattern(topic);
+    this.handlers = new Set();
+    this.position = this.exact ? positionOf(since) : null;
+    this.rewind = rewind; // asked by the first subscription only
+    this.confirmed = false;
+    this.remote = null;
+    this.ready = new Promise((resolve, reject) => Object.assign(this, { resolve, reject }));
+    this._holds = 0;
+    this._held = [];
+  }
+
+  /** The params of rpc.subscribe: `since` the position when there is one, else `rewind` the first time. */
+  params() {
+    const params = { topic: this.topic };
+    if (this.position) params.since = { offset: this.position.offset, epoch: this.position.epoch };
+    else if (this.rewind && !this.confirmed) params.rewind = this.rewind;
+    return params;
+  }
+
+  hold() {
+    this._holds += 1;
+  }
+
+  /** End one hold; once none is left, what was held, in the order it came. */
+  release() {
+    this._holds = Math.max(0, this._holds - 1);
+    if (this._holds) return [];
+    const held = this._held.splice(0);
+    return held.flatMap(([kind, params]) => (kind === "gap" ? this._gap(params) : this._admit(params)));
+  }
+
+  /** The answer to rpc.subscribe sent with `since` (or not): the recovered events, or a gap. */
+  subscribed(result, since) {
+    this.confirmed = true;
+    const current = positionOf(result);
+    if (since && result?.recovered !== true) {
+      this.position = this.exact ? current : null; // the stream goes on from the server's position
+      return [gap(this.topic, "not_recovered", this.position)];
+    }
+    const publications = Array.isArray(result?.publications) ? result.publications : [];
+    const outcomes = publications.filter((e) => e && typeof e === "object").flatMap((e) => this._admit(e));
+    if (!since && this.exact && current) this.position = current;
+    return outcomes;
+  }
+
+  /** The events of an rpc.history answer already handed on: for a handler added with rewind. */
+  rewound(history) {
+    const last = this.position;
+    if (!last || !Array.isArray(history?.publications)) return [];
+    return history.publications.filter((event) => {
+      const position = positionOf(event);
+      return position && position.epoch === last.epoch && position.offset <= last.offset;
+    });
+  }
+
+  /** An rpc.event of this subscription: what to hand on (nothing for a duplicate, or while held). */
+  event(params) {
+    if (!this._holds) return this._admit(params);
+    this._held.push(["event", params]);
+    return [];
+  }
+
+  /** An rpc.gap of this subscription: the "gap" to emit, and the new position. */
+  gap(params) {
+    if (!this._holds) return this._gap(params);
+    this._held.push(["gap", params]);
+    return [];
+  }
+
+  _tracked(params) {
+    return this.exact && params.subscription == null ? positionOf(params) : null;
+  }
+
+  _admit(params) {
+    const position = this._tracked(params);
+    if (!position) return [{ event: params }];
+    const last = this.position;
+    this.position = position;
+    if (!last) return [{ event: params }];
+    const before = { epoch: position.epoch, offset: position.offset - 1 };
+    // A new epoch, or skipped offsets, that the server did not announce: the page must hear of it.
+    if (last.epoch !== position.epoch) return [gap(this.topic, "gap", before), { event: params }];
+    if (position.offset <= last.offset) {
+      this.position = last; // handed on already: each event once
+      return [];
+    }
+    if (position.offset > last.offset + 1) {
+      return [gap(this.topic, "gap", before, [last.offset + 1, position.offset - 1]), { event: params }];
+    }
+    return [{ event: params }];
+  }
+
+  _gap(params) {
+    const position = positionOf(params);
+    const tracked = this._tracked(params);
+    const last = this.position;
+    if (tracked && last && tracked.epoch === last.epoch && tracked.offset <= last.offset) return []; // stale
+    if (tracked) this.position = tracked;
+    const missed = params.missed;
+    const range = Array.isArray(missed) && missed.length === 2 && missed.every(Number.isInteger) ? missed : null;
+    const topic = typeof params.topic === "string" ? params.topic : this.topic;
+    const subscription = typeof params.subscription === "string" ? params.subscription : undefined;
+    return [gap(topic, "gap", position, range, subscription)];
+  }
+}
+
 export class WsRpcClient extends EventTarget {
   constructor(url = "/ws/rpc/", options = {}) {
     super();
@@ -124,7 +260,7 @@ export class WsRpcClient extends EventTarget {
     this._nextId = 1;
     this._pending = new Map(); // id -> {resolve, reject, method, sent, timer}
     this._queue = []; // frames waiting for a connection: {text, ids}
-    this._subs = new Map(); // topic or pattern -> {handlers, ready, resolve, reject, confirmed, remote}
+    this._subs = new Map(); // topic or pattern -> Subscription
     this._exposed = new Map();
     this._waiters = [];
     this._attempt = 0;
@@ -161,7 +297,10 @@ export class WsRpcClient extends EventTarget {
     return new Promise((resolve, reject) => this._waiters.push({ resolve, reject }));
   }
 
-  /** Listen to an event ("state", a state's name, "unsubscribed", "event"); returns a function that stops it. */
+  /**
+   * Listen to an event ("state", a state's name, "unsubscribed", "resubscribed", "gap", "event");
+   * returns a function that stops it.
+   */
   on(type, listener) {
     const wrapped = (event) => listener(event.detail, event);
     this.addEventListener(type, wrapped);
@@ -267,23 +406,52 @@ export class WsRpcClient extends EventTarget {
   /**
    * Receive the events of a topic or pattern: `handler(data, event)`, event being the whole
    * `rpc.event` params. Resolves to the server's answer to the first subscription.
+   * `{ rewind: K }` hands the handler the topic's last K events first (1: the last value);
+   * `{ since: { epoch, offset } }` the events after that position (e.g. `position(topic)` kept
+   * across a page load). Both need a topic with history.
    */
-  subscribe(topic, handler) {
+  subscribe(topic, handler, { rewind, since } = {}) {
     if (typeof topic !== "string") return Promise.reject(new TypeError("the topic must be a string"));
     if (handler !== undefined && typeof handler !== "function") {
       return Promise.reject(new TypeError("the handler must be a function"));
     }
+    if (rewind != null && since != null) return Promise.reject(new TypeError("give rewind or since, not both"));
+    if (since != null && !positionOf(since)) {
+      return Promise.reject(new TypeError("since is { epoch: string, offset: integer }"));
+    }
     if (this._state === "closed") return Promise.reject(this._closedError());
     let sub = this._subs.get(topic);
     if (!sub) {
-      sub = { handlers: new Set(), confirmed: false, remote: null };
-      sub.ready = new Promise((resolve, reject) => Object.assign(sub, { resolve, reject }));
+      sub = new Subscription(topic, { since, rewind });
       this._subs.set(topic, sub);
       // Not connected: the subscription is sent with the others when the connection opens.
       if (this._state === "open") this._subscribeRemote([topic]);
+    } else if (handler && (rewind || since) && !sub.handlers.has(handler)) {
+      // Another handler that asks for past events: they come from rpc.history, for it alone.
+      return sub.ready.then(() => {
+        if (this._subs.get(topic) !== sub) return this.subscribe(topic, handler, { rewind, since });
+        return this._rewindFor(sub, handler, { rewind, since });
+      });
     }
     if (handler) sub.handlers.add(handler);
     return sub.ready;
+  }
+
+  /** `{epoch, offset}` of the last event of `topic` handed on; null for a pattern or a topic without history. */
+  position(topic) {
+    const position = this._subs.get(topic)?.position;
+    return position ? { ...position } : null;
+  }
+
+  /**
+   * A topic's kept events (`rpc.history`): those after `since`, or the last `limit`. Resolves to
+   * `{topic, offset, epoch, publications, recovered}`; rejects with -32004 for a topic without history.
+   */
+  history(topic, { since, limit, timeout } = {}) {
+    const params = { topic };
+    if (since != null) params.since = { offset: since.offset, epoch: since.epoch };
+    if (limit != null) params.limit = limit;
+    return this.call("rpc.history", params, { timeout });
   }
 
   /** Stop a handler, or every handler of the topic; the server forgets the topic when none is left. */
@@ -315,29 +483,61 @@ export class WsRpcClient extends EventTarget {
 
   _subscribeRemote(topics) {
     if (!topics.length) return Promise.resolve([]);
+    const subs = topics.map((topic) => this._subs.get(topic));
+    const since = subs.map((sub) => Boolean(sub.position));
     const replies = this._request(
-      topics.map((topic) => ({ method: "rpc.subscribe", params: { topic } })),
+      subs.map((sub) => ({ method: "rpc.subscribe", params: sub.params() })),
       { batch: topics.length > 1 },
     );
+    // Events that arrive before an answer is handled wait, so that recovered ones go first.
+    for (const sub of subs) sub.hold();
     return Promise.all(topics.map((topic, i) => {
-      const sub = this._subs.get(topic);
+      const sub = subs[i];
       const settled = replies[i].then(
         (result) => {
+          const outcomes = sub.subscribed(result, since[i]).concat(sub.release());
           if (this._subs.get(topic) !== sub) return;
-          sub.confirmed = true;
           sub.resolve(result);
+          this._handOn(sub, outcomes);
         },
         (error) => {
+          const held = sub.release();
+          if (this._subs.get(topic) !== sub) return;
           // A lost connection is not a refusal: the next connection renews the subscription.
-          if (this._subs.get(topic) !== sub || error.code === ErrorCode.DISCONNECTED) return;
+          if (error.code === ErrorCode.DISCONNECTED) return this._handOn(sub, held);
           this._subs.delete(topic);
           sub.reject(error);
           if (sub.confirmed) this._emit("unsubscribed", { topic, reason: error.message, error });
         },
       );
-      if (sub) sub.remote = settled;
+      sub.remote = settled;
       return settled;
     }));
+  }
+
+  /** A handler added with rewind or since to a subscription: the history it asked for, then the rest. */
+  _rewindFor(sub, handler, { rewind, since }) {
+    if (!sub.position) {
+      sub.handlers.add(handler); // a pattern or a topic without history: nothing to rewind
+      return Promise.resolve({ topic: sub.topic, subscribed: true, recovered: false, publications: [] });
+    }
+    sub.hold();
+    return this.history(sub.topic, { since, limit: rewind }).then(
+      (history) => {
+        const earlier = sub.rewound(history);
+        if (this._subs.get(sub.topic) === sub) {
+          for (const event of earlier) this._run(handler, event);
+          sub.handlers.add(handler);
+        }
+        this._handOn(sub, sub.release());
+        const recovered = history?.recovered === true;
+        return { topic: sub.topic, subscribed: true, ...sub.position, recovered, publications: earlier };
+      },
+      (error) => {
+        this._handOn(sub, sub.release());
+        throw error;
+      },
+    );
   }
 
   /** Renew every subscription on a new connection, a chunk at a time; then emit "resubscribed". */
@@ -354,16 +554,35 @@ export class WsRpcClient extends EventTarget {
 
   _event(params) {
     if (!params || typeof params !== "object") return;
-    this._emit("event", params);
     const sub = this._subs.get(params.subscription ?? params.topic);
-    if (!sub) return;
-    for (const handler of [...sub.handlers]) {
-      try {
-        const returned = handler(params.data, params);
-        if (returned && typeof returned.then === "function") returned.then(undefined, report);
-      } catch (error) {
-        report(error);
+    if (!sub) return this._emit("event", params);
+    this._handOn(sub, sub.event(params));
+  }
+
+  _gapNotice(params) {
+    if (!params || typeof params !== "object") return;
+    const sub = this._subs.get(params.subscription ?? params.topic);
+    if (sub) this._handOn(sub, sub.gap(params));
+  }
+
+  /** Events to the subscription's handlers (after "event"), gaps as "gap" events, in order. */
+  _handOn(sub, outcomes) {
+    for (const { event, gap: missed } of outcomes) {
+      if (missed) {
+        this._emit("gap", missed);
+        continue;
       }
+      this._emit("event", event);
+      for (const handler of [...sub.handlers]) this._run(handler, event);
+    }
+  }
+
+  _run(handler, event) {
+    try {
+      const returned = handler(event.data, event);
+      if (returned && typeof returned.then === "function") returned.then(undefined, report);
+    } catch (error) {
+      report(error);
     }
   }
 
@@ -405,6 +624,7 @@ export class WsRpcClient extends EventTarget {
       return isCall ? errorReply(id, ErrorCode.INVALID_REQUEST, "Invalid Request") : undefined;
     }
     if (method === "rpc.event" && !isCall) return this._event(params);
+    if (method === "rpc.gap" && !isCall) return this._gapNotice(params);
     if (method === "rpc.unsubscribed" && !isCall) return this._revoked(params);
     if (method === "rpc.ping") return isCall ? { jsonrpc: "2.0", result: "pong", id } : undefined;
     const fn = this._exposed.get(method);

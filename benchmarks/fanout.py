@@ -9,6 +9,14 @@ socket, so one clock serves both ends). Two modes:
 - ``burst``: publish as fast as the publisher's window of unanswered requests allows;
 - ``steady``: publish at ``--rate`` events per second.
 
+With ``--history``, every wsrpc peer also runs as ``<peer>+history``: the
+same servers publishing to ``bench.history``, a topic whose ``Topic`` row
+keeps history (``--history-size`` events for ``--history-ttl`` seconds), so
+every event is also appended to the topic's history and carries an offset
+and an epoch. The report then sets each such peer's server CPU per delivery
+beside the same peer's without history (issue 12's target: at most 1.25×,
+nothing lost).
+
 Measured per run: deliveries per second (events × subscribers delivered, over
 the time from the first publish to the last delivery), p50/p99 latency
 (receive time − send time), and lost events: a run ends at a deadline and
@@ -46,15 +54,19 @@ from .harness import (
     loop_factory,
     modes_from,
     progress,
+    redis_version,
     wait_for_quiet,
 )
-from .peers import PEERS, Peer, select_peers
+from .peers import HISTORY_SUFFIX, PEERS, Peer, select_peers, with_history
 from .stats import Series, percentile
+from .topics import HistoryTopic
 
 __all__ = ["MODES", "Options", "RunResult", "Series", "add_arguments", "compare", "main", "measure", "render"]
 
 #: The demo data's public topic: anyone may subscribe and publish.
 TOPIC = "chat.lobby"
+#: The same, keeping history (its Topic row is written before the servers start), for the ``+history`` peers.
+HISTORY_TOPIC = "bench.history"
 MODES = ("burst", "steady")
 #: Server processes the subscribers are split over.
 PROCESSES = 2
@@ -98,6 +110,21 @@ class Options:
     keep_logs: bool = False
     #: Run every server under py-spy and write its samples and a summary here.
     profile_dir: Path | None = None
+    #: ``bench.history``'s Topic row, for the ``+history`` peers: events kept and for how long (seconds).
+    history_size: int = 1000
+    history_ttl: int = 300
+
+    @property
+    def topics(self) -> tuple[HistoryTopic, ...]:
+        """The Topic rows the servers need: ``bench.history`` when a peer publishes there."""
+        if not any(peer.history for peer in self.peers):
+            return ()
+        return (HistoryTopic(HISTORY_TOPIC, self.history_size, self.history_ttl),)
+
+
+def topic_of(peer: Peer) -> str:
+    """The topic ``peer``'s subscribers and publisher use."""
+    return HISTORY_TOPIC if peer.history else TOPIC
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,13 +149,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="run every server under py-spy; write its samples and a summary (DIR/profile.md) there",
     )
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help=f"also run every wsrpc peer on a topic that keeps history, as <peer>{HISTORY_SUFFIX} "
+        f"(or name such peers in --peers)",
+    )
+    parser.add_argument("--history-size", type=int, default=Options.history_size, help="events the history topic keeps")
+    parser.add_argument(
+        "--history-ttl", type=int, default=Options.history_ttl, help="seconds the history topic keeps them"
+    )
     add_shared_arguments(parser, PEERS, redis=True)
+
+
+def with_history_beside(peers: Sequence[Peer]) -> tuple[Peer, ...]:
+    """``peers``, each wsrpc one followed by itself on the history topic (unless already listed)."""
+    chosen: list[Peer] = []
+    for peer in peers:
+        if peer not in chosen:
+            chosen.append(peer)
+        if peer.kind == "wsrpc" and not peer.history and with_history(peer) not in peers:
+            chosen.append(with_history(peer))
+    return tuple(chosen)
 
 
 def options_from(args: argparse.Namespace) -> Options:
     sizes = QUICK if args.quick else DEFAULTS
     modes = modes_from(args.modes, MODES)
     peers = select_peers(args.peers, PEERS)
+    if args.history:
+        peers = with_history_beside(peers)
     options = Options(
         subscribers=args.subscribers or sizes["subscribers"],
         events=args.events or sizes["events"],
@@ -145,6 +195,8 @@ def options_from(args: argparse.Namespace) -> Options:
         loop=args.loop,
         keep_logs=args.keep_logs,
         profile_dir=args.profile,
+        history_size=args.history_size,
+        history_ttl=args.history_ttl,
     )
     if options.subscribers < PROCESSES or options.events < 1 or options.runs < 1 or options.rate <= 0:
         raise SystemExit("need at least 2 subscribers, 1 event, 1 run and a positive rate")
@@ -266,21 +318,22 @@ async def measure(
     options: Options,
     pids: Sequence[int | None] = (),
     dialect: Dialect = JSONRPC,
+    topic: str = TOPIC,
 ) -> RunResult:
-    """One run: connect and subscribe everyone, publish, wait for every delivery or the deadline."""
+    """One run on ``topic``: connect and subscribe everyone, publish, wait for every delivery or the deadline."""
     subscribers = await open_many(subscriber_urls)
     connections = list(subscribers)
     redis = Redis.from_url(options.redis_url)
     try:
         connections += await open_many([publisher_url])
-        failed = await subscribe_all(subscribers, dialect, TOPIC)
+        failed = await subscribe_all(subscribers, dialect, topic)
         if failed:
             raise RuntimeError(f"{failed} of {len(subscribers)} subscriptions failed")
         tally = Tally(options.events, len(subscribers))
         for connection in subscribers:
             tally.listen(connection, dialect)
         publisher = Publisher(
-            connections[-1], TOPIC, window=options.window, dialect=None if dialect is JSONRPC else dialect
+            connections[-1], topic, window=options.window, dialect=None if dialect is JSONRPC else dialect
         )
         await asyncio.sleep(options.settle)
 
@@ -341,14 +394,14 @@ def compare(options: Options) -> list[Series[RunResult]]:
         events=options.events,
         profile_dir=options.profile_dir,
         keep_logs=options.keep_logs,
+        topics=options.topics,
     )
     with fleet, asyncio.Runner(loop_factory=loop_factory(options.loop)) as runner:
         warmup = dataclasses.replace(options, events=10, settle=0.0)
         for peer in options.peers:
             processes = fleet.processes(peer)
-            runner.run(
-                measure([p.ws_url for p in processes] * 5, processes[0].ws_url, "burst", warmup, (), peer.dialect)
-            )
+            urls = [p.ws_url for p in processes] * 5
+            runner.run(measure(urls, processes[0].ws_url, "burst", warmup, (), peer.dialect, topic_of(peer)))
         for number in range(1, options.runs + 1):
             shift = (number - 1) % len(options.peers)
             for peer in options.peers[shift:] + options.peers[:shift]:
@@ -357,7 +410,8 @@ def compare(options: Options) -> list[Series[RunResult]]:
                 pids = [p.pid for p in processes]
                 for mode in options.modes:
                     runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-                    result = runner.run(measure(urls, processes[0].ws_url, mode, options, pids, peer.dialect))
+                    run = measure(urls, processes[0].ws_url, mode, options, pids, peer.dialect, topic_of(peer))
+                    result = runner.run(run)
                     progress(_line(peer, mode, number, result))
                     runs[peer, mode].append(result)
     return [Series(peer, mode, tuple(results)) for (peer, mode), results in runs.items()]
@@ -366,7 +420,7 @@ def compare(options: Options) -> list[Series[RunResult]]:
 def _line(peer: Peer, mode: str, number: int, result: RunResult) -> str:
     other = f"{result.other_cpu_s / result.window_s:.2f}" if result.other_cpu_s is not None else "?"
     text = (
-        f"{peer.name:<24} {mode:<6} run {number}: {result.deliveries_per_s:>9,.0f} deliveries/s"
+        f"{peer.name:<26} {mode:<6} run {number}: {result.deliveries_per_s:>9,.0f} deliveries/s"
         f"  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  lost {result.lost}  other load {other} cores"
     )
     if result.dropped_connections or result.publish_errors:
@@ -436,6 +490,7 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
                 ]
             )
         lines += [f"### {mode}", "", report.markdown_table(headers, rows, right=range(1, len(headers))), ""]
+    lines += _history_cost(results, options)
     lines += ["Peers:", ""]
     lines += [f"- `{peer.name}`: {peer.description}" for peer in options.peers]
     lines += [
@@ -455,20 +510,56 @@ def _server_us(run: RunResult) -> float:
     return run.per_delivery_us(run.server_cpu_s)
 
 
+def _history_cost(results: Sequence[Series[RunResult]], options: Options) -> list[str]:
+    """The table that sets each ``+history`` peer beside the same peer without history; empty when none ran."""
+    series = {(s.peer.name, s.mode): s for s in results}
+    rows = []
+    for on in results:
+        off = series.get((on.peer.name.removesuffix(HISTORY_SUFFIX), on.mode)) if on.peer.history else None
+        if off is None:
+            continue
+        cpu_off, cpu_on = off.spread(_server_us), on.spread(_server_us)
+        rows.append(
+            [
+                off.peer.name,
+                on.mode,
+                cpu_off.format(1),
+                cpu_on.format(1),
+                report.ratio(cpu_on.median, cpu_off.median),
+                off.spread(lambda r: r.deliveries_per_s).format(),
+                on.spread(lambda r: r.deliveries_per_s).format(),
+                str(sum(r.lost for r in off.runs)),
+                str(sum(r.lost for r in on.runs)),
+            ]
+        )
+    if not rows:
+        return []
+    headers = [
+        "peer",
+        "mode",
+        "server CPU µs/delivery, history off",
+        "history on",
+        "on ÷ off (target ≤ 1.25)",
+        "deliveries/s off",
+        "deliveries/s on",
+        "lost off",
+        "lost on",
+    ]
+    return [
+        "### History on ÷ off",
+        "",
+        f"`{HISTORY_TOPIC}` keeps its last {options.history_size:,} events for {options.history_ttl} s; its events "
+        "carry an offset and an epoch (a few dozen bytes more per frame). Same servers, same sizes, medians.",
+        "",
+        report.markdown_table(headers, rows, right=range(2, len(headers))),
+        "",
+    ]
+
+
 def main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Run the comparison, print it and write it to RESULTS.md; 1 when anything was lost."""
     options = options_from(args)
     results = compare(options)
-    env = report.environment(asyncio.run(_redis_version(options.redis_url)))
+    env = report.environment(asyncio.run(redis_version(options.redis_url)))
     section = render(results, options, report.command_line(argv), env)
     return report.publish("fanout", section, args.output, results, "lost events, publish errors or dropped connections")
-
-
-async def _redis_version(url: str) -> str | None:
-    redis = Redis.from_url(url)
-    try:
-        return str((await redis.info("server"))["redis_version"])
-    except Exception:  # only for the record
-        return None
-    finally:
-        await redis.aclose()

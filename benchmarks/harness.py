@@ -1,9 +1,9 @@
 """What every workload needs around its runs: the peers' servers, the client's loop, CPU accounting.
 
 :class:`Fleet` starts every peer's server processes (and migrates wsrpc's
-database once), keeps them up for the whole comparison so that rounds can
-interleave the peers, and on exit stops them, deletes the Redis keys they
-left, and summarises their profiles. :class:`Usage` snapshots CPU time
+database once, with the topic rows the workload needs), keeps them up for
+the whole comparison so that rounds can interleave the peers, and on exit
+stops them, deletes the Redis keys they left, and summarises their profiles. :class:`Usage` snapshots CPU time
 (servers, Redis, this process, the whole machine) so that a run can report
 CPU per operation and how busy other programs kept the machine.
 """
@@ -28,9 +28,18 @@ from redis.asyncio import Redis
 from .peers import Peer
 from .processes import PeerProcess, cpu_seconds, machine_cpu_seconds
 from .profiles import Profile
+from .topics import HistoryTopic
 
 __all__ = [
-    "Fleet", "Usage", "add_shared_arguments", "difference", "loop_factory", "modes_from", "progress", "wait_for_quiet",
+    "Fleet",
+    "Usage",
+    "add_shared_arguments",
+    "difference",
+    "loop_factory",
+    "modes_from",
+    "progress",
+    "redis_version",
+    "wait_for_quiet",
 ]
 
 #: Before each run, wait up to QUIET_WAIT seconds for other programs to use at most QUIET_LOAD cores.
@@ -87,7 +96,8 @@ class Fleet:
     """``count`` server processes of each peer (``peer.count`` if set), running for as long as the ``with`` block.
 
     ``profile_dir`` runs them under py-spy and writes ``profile.md`` there
-    on exit; ``keep_logs`` keeps their logs (the path is printed).
+    on exit; ``keep_logs`` keeps their logs (the path is printed). ``topics``
+    are written into wsrpc's database before any server starts.
     """
 
     def __init__(
@@ -99,8 +109,10 @@ class Fleet:
         events: int,
         profile_dir: Path | None = None,
         keep_logs: bool = False,
+        topics: Sequence[HistoryTopic] = (),
     ) -> None:
         self.peers = tuple(peers)
+        self.topics = tuple(topics)
         self.count = count
         self.redis_url = redis_url
         self.events = events
@@ -132,7 +144,10 @@ class Fleet:
         if self.profile_dir is not None:
             self.profile_dir.mkdir(parents=True, exist_ok=True)
         if any(peer.kind == "wsrpc" for peer in self.peers):
-            PeerProcess("uvicorn", db_path=db_path, log_dir=self.workdir).migrate()
+            database = PeerProcess("uvicorn", db_path=db_path, log_dir=self.workdir)
+            database.migrate()
+            for topic in self.topics:
+                topic.create(database)
         for peer in self.peers:
             self._processes[peer] = peer.processes(
                 peer.count or self.count,
@@ -223,6 +238,17 @@ class Usage:
             return None
         redis = difference(self.redis, before.redis) or 0.0
         return max(0.0, machine - servers - redis - (self.client - before.client))
+
+
+async def redis_version(url: str) -> str | None:
+    """The Redis server's version, for the record (None when it cannot be read)."""
+    redis = Redis.from_url(url)
+    try:
+        return str((await redis.info("server"))["redis_version"])
+    except Exception:  # only for the record
+        return None
+    finally:
+        await redis.aclose()
 
 
 async def wait_for_quiet(load: float, within: float) -> None:

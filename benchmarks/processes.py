@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ class PeerProcess(ServerProcess):
     """One server process of a benchmark peer.
 
     ``server`` is ``"daphne"`` or ``"uvicorn"`` serving ``app``, or any other
-    name with ``module``: then ``python -m <module> --host H --port P`` runs.
+    name with ``module``: then ``python -m <module> --host H --port P`` runs,
+    or with ``program`` (a command, e.g. a Node.js server): then
+    ``<program> --host H --port P`` runs.
     ``needs_db=False`` skips ``migrate`` (the database is shared and already
     migrated, or the peer has none). ``log_dir`` is where the server's output
     goes (by default next to its database). With ``profile``, the server runs
@@ -52,18 +55,21 @@ class PeerProcess(ServerProcess):
         server: str,
         *,
         module: str | None = None,
+        program: Sequence[str] | None = None,
         needs_db: bool = True,
         log_dir: Path | None = None,
         profile: Path | None = None,
         daphne_module: str = "daphne",
         **kwargs: Any,
     ) -> None:
-        if module is None and server not in SERVERS:
-            raise ValueError(f"unknown server {server!r}; give module= to run a server module")
-        # ServerProcess validates its server name; a module peer borrows one and renames itself.
-        super().__init__(server if module is None else SERVERS[0], **kwargs)
+        own = module is not None or program is not None
+        if not own and server not in SERVERS:
+            raise ValueError(f"unknown server {server!r}; give module= or program= to run another server")
+        # ServerProcess validates its server name; a module or program peer borrows one and renames itself.
+        super().__init__(SERVERS[0] if own else server, **kwargs)
         self.name = server
         self.module = module
+        self.program = tuple(program) if program is not None else None
         self.needs_db = needs_db
         self.profile = profile
         self.daphne_module = daphne_module
@@ -89,7 +95,9 @@ class PeerProcess(ServerProcess):
 
     def command(self) -> list[str]:
         where = ["--host", self.host, "--port", str(self.port)]
-        if self.module is not None:
+        if self.program is not None:
+            command = [*self.program, *where]
+        elif self.module is not None:
             command = [sys.executable, "-m", self.module, *where]
         elif self.name == "daphne":
             daphne = [sys.executable, "-m", self.daphne_module, "-v", "0"]
@@ -104,6 +112,24 @@ class PeerProcess(ServerProcess):
         # --nonblocking: sample without pausing the server, so it runs at its usual speed.
         return [spy, "record", "--nonblocking", "--rate", "250", "--format", "raw", "-o", str(self.profile), "--",
                 *command]  # fmt: skip
+
+    def signal(self, number: int) -> None:
+        """Send signal ``number`` to the server (SIGKILL: a crash; SIGTERM: a graceful stop); it is not waited for."""
+        pid = self.pid
+        if pid is None:
+            raise RuntimeError(f"{self!r} is not running")
+        os.kill(pid, number)
+
+    def exited(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the server to exit; whether it did."""
+        process = self._process
+        if process is None:
+            return True
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def stop(self) -> None:
         # py-spy writes its samples when the server exits, not when py-spy is terminated.

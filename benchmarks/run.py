@@ -5,6 +5,7 @@ Usage (from the repository root, Redis on 127.0.0.1:6379 or ``REDIS_URL``)::
     .venv/bin/python -m benchmarks.run fanout [--subscribers 500] [--events 200] [--runs 3] [--quick] ...
     .venv/bin/python -m benchmarks.run calls [--modes sequential,pipelined,concurrent] [--quick] ...
     .venv/bin/python -m benchmarks.run memory [--connections 2000] [--quick] ...
+    .venv/bin/python -m benchmarks.run recovery [--subscribers 1000] [--events 200] [--quick] ...
     .venv/bin/python -m benchmarks.run w1 --quick   # the workload names: w1..w5
 
 Each workload is a module with ``add_arguments(parser)`` and
@@ -19,12 +20,12 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import calls, fanout, memory, report
+from . import calls, fanout, memory, recovery, report
 
 __all__ = ["ALIASES", "WORKLOADS", "build_parser", "main"]
 
 #: Workloads by command name.
-WORKLOADS: dict[str, ModuleType] = {"calls": calls, "fanout": fanout, "memory": memory}
+WORKLOADS: dict[str, ModuleType] = {"calls": calls, "fanout": fanout, "memory": memory, "recovery": recovery}
 
 #: The issue's workload names: each is a workload with options put before the ones given.
 ALIASES: dict[str, list[str]] = {

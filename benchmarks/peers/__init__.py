@@ -14,10 +14,16 @@ Peer kinds:
 - ``channels``: :mod:`benchmarks.peers.channels_bare`, Channels' usual group-per-topic way;
 - ``websockets``: :mod:`benchmarks.peers.websockets_bare`, the practical ceiling;
 - ``fastapi-rpc``, ``fastapi-pubsub``: :mod:`benchmarks.peers.fastapi_peers`, optional
-  (``pip install -e '.[bench]'``); skipped when not installed.
+  (``pip install -e '.[bench]'``); skipped when not installed;
+- ``socketio``: Socket.IO 4 on Node.js with ``@socket.io/redis-streams-adapter`` and
+  connection-state recovery (``peers/socketio/``), optional (``npm ci --prefix
+  benchmarks/peers/socketio``); it speaks Socket.IO, so only the recovery workload,
+  with its Node.js client (:mod:`benchmarks.failover`), drives it.
 
 Each workload has its own list: :data:`PEERS` (fan-out), :data:`CALL_PEERS`,
-:data:`MEMORY_PEERS`. These are benchmark-only programs, not dependencies of
+:data:`MEMORY_PEERS`, :data:`RECOVERY_PEERS`. A wsrpc peer whose topic keeps
+history is the same peer with ``history=True`` (:func:`with_history`), named
+``<name>+history``. These are benchmark-only programs, not dependencies of
 ``wsrpc_app``.
 """
 
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +39,19 @@ from typing import Any
 from ..dialects import FASTAPI, JSONRPC, Dialect
 from ..processes import PeerProcess
 
-__all__ = ["CALL_PEERS", "LAYERS", "MEMORY_PEERS", "PEERS", "Peer", "peer_named", "select_peers"]
+__all__ = [
+    "CALL_PEERS",
+    "HISTORY_SUFFIX",
+    "LAYERS",
+    "MEMORY_PEERS",
+    "PEERS",
+    "RECOVERY_PEERS",
+    "SOCKETIO_DIR",
+    "Peer",
+    "peer_named",
+    "select_peers",
+    "with_history",
+]
 
 #: Channel layer names as the settings modules take them, and what they are.
 LAYERS = {
@@ -47,20 +66,27 @@ _OPTIONAL = {
     "fastapi-pubsub": ("fastapi-websocket-pubsub", "fastapi_websocket_pubsub"),
 }
 
+#: The Socket.IO peer's Node.js package: its server, the recovery workload's client, their pinned dependencies.
+SOCKETIO_DIR = Path(__file__).resolve().parent / "socketio"
+#: What a wsrpc peer's name gets when its topic keeps history.
+HISTORY_SUFFIX = "+history"
+
 
 @dataclasses.dataclass(frozen=True)
 class Peer:
     """One server setup under test."""
 
     name: str
-    kind: str  # "wsrpc" | "channels" | "websockets" | "fastapi-rpc" | "fastapi-pubsub"
-    server: str  # "uvicorn" | "daphne" | "daphne-uvloop" (python -m wsrpc_app.daphne) | "websockets"
+    kind: str  # "wsrpc" | "channels" | "websockets" | "fastapi-rpc" | "fastapi-pubsub" | "socketio"
+    server: str  # "uvicorn" | "daphne" | "daphne-uvloop" (python -m wsrpc_app.daphne) | "websockets" | "node"
     #: A channel layer (``LAYERS``); for the websockets and fastapi peers, "memory" means no Redis.
     layer: str = "redis_pubsub"
     #: The reference the others are divided by.
     ceiling: bool = False
     #: Server processes, when not the workload's usual number (0).
     count: int = 0
+    #: wsrpc: the topic the workload uses keeps history (offsets, epochs, recovery).
+    history: bool = False
 
     @property
     def description(self) -> str:
@@ -70,7 +96,13 @@ class Peer:
             "websockets": "bare websockets",
             "fastapi-rpc": "fastapi-websocket-rpc",
             "fastapi-pubsub": "fastapi-websocket-pubsub",
+            "socketio": "Socket.IO 4",
         }[self.kind]
+        if self.kind == "socketio":
+            return (
+                "Socket.IO 4 on Node.js, `@socket.io/redis-streams-adapter` (one Redis stream), "
+                "connection-state recovery"
+            )
         if self.kind in ("websockets", "fastapi-pubsub"):
             via = "one process, no Redis" if self.layer == "memory" else "Redis pub/sub"
             if self.kind == "fastapi-pubsub" and self.layer != "memory":
@@ -80,7 +112,8 @@ class Peer:
         else:
             via = LAYERS[self.layer]
         server = "daphne on uvloop (`python -m wsrpc_app.daphne`)" if self.server == "daphne-uvloop" else self.server
-        return f"{what} on {server}, {via}"
+        history = ", topic with history" if self.history else ""
+        return f"{what} on {server}, {via}{history}"
 
     @property
     def dialect(self) -> Dialect:
@@ -90,6 +123,12 @@ class Peer:
     @property
     def missing(self) -> str | None:
         """Why this peer cannot run here (an optional package is not installed), or None."""
+        if self.kind == "socketio":
+            if shutil.which("node") is None:
+                return "node is not on PATH (Node.js 20 or newer)"
+            if not (SOCKETIO_DIR / "node_modules" / "socket.io").is_dir():
+                return "its Node.js packages are not installed (npm ci --prefix benchmarks/peers/socketio)"
+            return None
         if self.kind not in _OPTIONAL:
             return None
         distribution, module = _OPTIONAL[self.kind]
@@ -132,6 +171,10 @@ class Peer:
             "startup_timeout": 60.0,
             "profile": profile,
         }
+        if self.kind == "socketio":
+            env = {"REDIS_URL": redis_url, "BENCH_LAYER_PREFIX": prefix}
+            program = ("node", str(SOCKETIO_DIR / "server.mjs"))
+            return PeerProcess(self.server, program=program, env=env, **{**common, "profile": None})
         if self.kind.startswith("fastapi"):
             env = {"BENCH_BROADCAST_URL": "" if self.layer == "memory" else redis_url}
             app = "rpc_app" if self.kind == "fastapi-rpc" else "pubsub_app"
@@ -196,10 +239,32 @@ MEMORY_PEERS: tuple[Peer, ...] = (
 )
 
 
+#: The recovery workload's peers: two processes on Redis, a topic with history (wsrpc) or connection-state
+#: recovery (Socket.IO).
+RECOVERY_PEERS: tuple[Peer, ...] = (
+    Peer("wsrpc-uvicorn-pubsub", "wsrpc", "uvicorn", "redis_pubsub", history=True),
+    Peer("wsrpc-uvicorn-redis", "wsrpc", "uvicorn", "redis", history=True),
+    Peer("socketio-redis-streams", "socketio", "node", "redis"),
+)
+
+
+def with_history(peer: Peer) -> Peer:
+    """The same wsrpc peer on a topic that keeps history, named ``<name>+history``."""
+    if peer.kind != "wsrpc":
+        raise ValueError(f"{peer.name}: only wsrpc peers keep history")
+    return peer if peer.history else dataclasses.replace(peer, name=peer.name + HISTORY_SUFFIX, history=True)
+
+
 def peer_named(name: str, peers: tuple[Peer, ...] = PEERS) -> Peer:
+    """The peer of that name among ``peers``; ``<wsrpc peer>+history`` is that peer on a topic with history."""
     for peer in peers:
         if peer.name == name:
             return peer
+    base = name.removesuffix(HISTORY_SUFFIX)
+    if base != name:
+        for peer in peers:
+            if peer.name == base and peer.kind == "wsrpc":
+                return with_history(peer)
     raise KeyError(f"no peer {name!r}; known: {', '.join(p.name for p in peers)}")
 
 

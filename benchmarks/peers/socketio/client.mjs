@@ -1,0 +1,187 @@
+// The recovery workload's subscribers and publisher for the Socket.IO peer, driven by
+// benchmarks/failover.py over stdin and stdout (one JSON object a line).
+//
+// socket.io-client is the reference implementation of connection-state recovery
+// (it sends the session id and the last offset it saw when it reconnects), so it
+// is what a Socket.IO application would run. Every clock reading is
+// process.hrtime.bigint(), CLOCK_MONOTONIC on Linux: the same clock as Python's
+// time.perf_counter_ns(), so the Python side can compare them with its own.
+//
+// Run: node client.mjs CONFIG, CONFIG a JSON object:
+//   subscribers: [url, ...] (one socket each), publisher: url,
+//   victim: url (the server that will be killed), survivor: url (where the victim's sockets go),
+//   topic, events, rate (events/s), window (publishes unacknowledged at most),
+//   reconnectDelay, reconnectDelayMax (seconds), concurrency (sockets connecting at once).
+// Prints {"ready": ...} once every socket is subscribed; on "publish" (stdin), publishes,
+// printing {"published": n} after each; prints {"complete": t} once every subscriber has
+// every event; on "report" prints the report (with a sample of the events some missed) and exits.
+
+import { createInterface } from "node:readline";
+
+import { io } from "socket.io-client";
+
+const config = JSON.parse(process.argv[2]);
+const now = () => Number(process.hrtime.bigint());
+const say = (message) => process.stdout.write(JSON.stringify(message) + "\n");
+
+const PAYLOAD_BYTES = 100;
+const PAD = "x".repeat(PAYLOAD_BYTES - JSON.stringify({ seq: 100, t: 10 ** 15, pad: "" }).length);
+
+const expected = config.events * config.subscribers.length;
+const tally = {
+  delivered: 0,
+  duplicates: 0,
+  reordered: 0,
+  stray: 0,
+  lastDeliveryNs: 0,
+  firstSentNs: 0,
+  publishErrors: 0,
+  // Sockets of the victim that came back, and how.
+  recovered: 0,
+  notRecovered: 0,
+  resubscribedNs: [],
+  // Sockets that lost their connection although their server lived.
+  dropped: 0,
+  failedSubscriptions: 0,
+};
+let completeSaid = false;
+
+function options() {
+  return {
+    transports: ["websocket"],
+    forceNew: true,
+    reconnectionDelay: config.reconnectDelay * 1000,
+    reconnectionDelayMax: config.reconnectDelayMax * 1000,
+    // The first attempt after a uniformly random delay in [0, 2 × reconnectDelay], as the Python side does.
+    randomizationFactor: 1,
+    timeout: 20000,
+  };
+}
+
+function subscribe(socket) {
+  return socket.timeout(15000).emitWithAck("subscribe", config.topic);
+}
+
+function subscriber(url) {
+  const socket = io(url, options());
+  const seen = new Uint8Array(config.events);
+  let highest = -1;
+  let connects = 0;
+  socket.on("event", (topic, data) => {
+    const at = now();
+    const seq = data?.seq;
+    if (topic !== config.topic || !Number.isInteger(seq) || seq < 0 || seq >= config.events) {
+      tally.stray += 1;
+      return;
+    }
+    if (seen[seq]) {
+      tally.duplicates += 1;
+      return;
+    }
+    seen[seq] = 1;
+    if (seq < highest) tally.reordered += 1;
+    highest = Math.max(highest, seq);
+    tally.delivered += 1;
+    tally.lastDeliveryNs = at;
+    if (tally.delivered === expected && !completeSaid) {
+      completeSaid = true;
+      say({ complete: at });
+    }
+  });
+  socket.on("disconnect", () => {
+    if (url === config.victim) {
+      // Two servers and no sticky load balancer: the next attempt goes to the survivor.
+      socket.io.uri = config.survivor;
+    } else {
+      tally.dropped += 1;
+    }
+  });
+  const ready = new Promise((resolve, reject) => {
+    socket.on("connect", () => {
+      connects += 1;
+      if (connects === 1) {
+        subscribe(socket).then(resolve, reject);
+      } else if (socket.recovered) {
+        // The server restored the rooms and sent what was missed before this event.
+        tally.recovered += 1;
+        tally.resubscribedNs.push(now());
+      } else {
+        // What an application does when recovery fails: subscribe again (and refetch its state).
+        tally.notRecovered += 1;
+        subscribe(socket).then(
+          () => tally.resubscribedNs.push(now()),
+          () => (tally.failedSubscriptions += 1),
+        );
+      }
+    });
+  });
+  const missing = () => [...seen.keys()].filter((seq) => !seen[seq]);
+  return { socket, ready, missing, moved: url === config.victim };
+}
+
+async function openAll(urls) {
+  const made = [];
+  for (let i = 0; i < urls.length; i += config.concurrency) {
+    const batch = urls.slice(i, i + config.concurrency).map(subscriber);
+    await Promise.all(batch.map((s) => s.ready));
+    made.push(...batch);
+  }
+  return made;
+}
+
+// A few subscribers that miss events, and which: [moved, [seq, ...]].
+function missingSample(subscribers, count = 5, seqs = 20) {
+  const sample = [];
+  for (const s of subscribers) {
+    const missing = s.missing();
+    if (missing.length) sample.push([s.moved, missing.slice(0, seqs)]);
+    if (sample.length >= count) break;
+  }
+  return sample;
+}
+
+async function publishAll(publisher) {
+  const start = now();
+  let inFlight = 0;
+  let wake = null;
+  const sent = [];
+  for (let seq = 0; seq < config.events; seq++) {
+    const due = start + (seq / config.rate) * 1e9;
+    const wait = (due - now()) / 1e6;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    while (inFlight >= config.window) await new Promise((resolve) => (wake = resolve));
+    const t = now();
+    if (!tally.firstSentNs) tally.firstSentNs = t;
+    inFlight += 1;
+    const ack = publisher
+      .timeout(15000)
+      .emitWithAck("publish", config.topic, { seq, t, pad: PAD })
+      .catch(() => (tally.publishErrors += 1))
+      .finally(() => {
+        inFlight -= 1;
+        const resume = wake;
+        wake = null;
+        if (resume) resume();
+      });
+    sent.push(ack);
+    say({ published: seq + 1 });
+  }
+  await Promise.all(sent);
+  say({ publishedAll: now() });
+}
+
+const subscribers = await openAll(config.subscribers);
+const publisher = io(config.publisher, { ...options(), reconnection: false });
+await new Promise((resolve) => publisher.on("connect", resolve));
+say({ ready: now() });
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const command = line.trim();
+  if (command === "publish") {
+    publishAll(publisher);
+  } else if (command === "report") {
+    say({ report: { expected, ...tally, missing: missingSample(subscribers) } });
+    for (const socket of [...subscribers.map((s) => s.socket), publisher]) socket.disconnect();
+    process.exit(0);
+  }
+}

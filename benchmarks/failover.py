@@ -1,9 +1,12 @@
 """The recovery workload's clients: subscribers that fail over to the surviving server, and the publisher.
 
 Every subscriber counts what it receives by the sequence number in the
-event's data: a number it already has is a duplicate, one lower than the
-highest it has is out of order. Nothing is filtered on the client side
-(not even by offset), so the counts measure the server.
+event's data: a number it already has is a duplicate. An event is out of
+order when its offset (the server's order of the topic) is lower than that
+of an event the subscriber already has; the sequence numbers only say in
+which order the publishes were sent, and the publisher keeps several in
+flight, which a server may run concurrently. Nothing is filtered on the
+client side, so the counts measure the server.
 
 Two drivers, one per wire:
 
@@ -70,6 +73,8 @@ class Outcome:
     delivered: int = 0
     duplicates: int = 0
     reordered: int = 0
+    #: The first few events out of order: (subscriber was moved, seq, its offset, the higher offset before it).
+    reorders: list[tuple[bool, int, Any, Any]] = dataclasses.field(default_factory=list)
     #: Frames that were no event of the run (nor a reply).
     stray: int = 0
     #: ``rpc.gap`` notices (wsrpc).
@@ -123,7 +128,8 @@ class _Subscriber:
         self.url = url
         self.connection: Connection | None = None
         self.seen = bytearray(driver.plan.events)
-        self.highest = -1
+        #: (epoch, offset) of the last event delivered for the first time; seq for a topic without history.
+        self.last: tuple[Any, int] | None = None
         #: (epoch, offset) of the last event, gap notice or subscribe result.
         self.epoch: str | None = None
         self.offset = 0
@@ -190,14 +196,19 @@ class _Subscriber:
         except (KeyError, TypeError, IndexError):
             outcome.stray += 1
             return
-        self._move(params.get("epoch"), params.get("offset"))
+        epoch, offset = params.get("epoch"), params.get("offset")
+        self._move(epoch, offset)
         if repeated:
             outcome.duplicates += 1
             return
         self.seen[seq] = 1
-        if seq < self.highest:
+        order = (epoch, offset) if isinstance(offset, int) else (None, seq)
+        if self.last is not None and order[0] == self.last[0] and order[1] < self.last[1]:
             outcome.reordered += 1
-        self.highest = max(self.highest, seq)
+            if len(outcome.reorders) < 5:
+                outcome.reorders.append((self.url == self.driver.plan.victim, seq, order, self.last))
+        else:
+            self.last = order
         outcome.delivered += 1
         outcome.last_delivery_ns = now
         if outcome.delivered == outcome.expected:
@@ -420,6 +431,7 @@ class SocketIODriver:
             delivered=counts["delivered"],
             duplicates=counts["duplicates"],
             reordered=counts["reordered"],
+            reorders=[(bool(moved), int(seq), at, before) for moved, seq, at, before in counts["reorders"]],
             stray=counts["stray"],
             recovered=counts["recovered"],
             not_recovered=counts["notRecovered"],

@@ -380,6 +380,8 @@ def _line(peer: Peer, number: int, result: RunResult) -> str:
             f"  dropped {o.dropped}  publish errors {o.publish_errors}"
             f"  not resubscribed {o.failed_resubscriptions}  stray frames {o.stray}"
         )
+    for moved, seq, order, before in o.reorders:
+        text += f"\n    a {'moved' if moved else 'staying'} subscriber got event {seq} at {order} after {before}"
     for moved, seqs in o.missing:
         text += f"\n    a {'moved' if moved else 'staying'} subscriber missed events {', '.join(map(str, seqs))}"
         text += " ..." if len(seqs) == 20 else ""
@@ -459,10 +461,11 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
         "Columns: every event = last first-time delivery − the kill, when every subscriber got every event "
         "(never: some never arrived); resubscribed = from the kill until a moved subscriber was subscribed "
         "again (wsrpc: the `rpc.subscribe` result with `since`; Socket.IO: `connect` with `recovered`, or the "
-        "answer to subscribing again when not recovered); lost = events some subscriber never got by the deadline; "
-        "duplicated = events a subscriber got twice (nothing is filtered on the client); out of order = events "
-        "that came after a later one; recovered = moved subscribers whose resubscription brought back what they "
-        "missed; survivor CPU = the surviving process's CPU from the first publish to the end; restart = from the "
+        "answer to subscribing again when not recovered); lost = events some subscriber never got by the "
+        "deadline; duplicated = events a subscriber got twice (nothing is filtered on the client); out of "
+        "order = events whose offset (wsrpc; Socket.IO: the stream id) is lower than one the subscriber "
+        "already had; recovered = moved subscribers whose resubscription brought back what they missed; "
+        "survivor CPU = the surviving process's CPU from the first publish to the end; restart = from the "
         "kill until the killed process listened again; other load = cores busy with anything else meanwhile.",
     ]
     return "\n".join(lines)

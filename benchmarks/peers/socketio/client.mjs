@@ -32,6 +32,8 @@ const tally = {
   delivered: 0,
   duplicates: 0,
   reordered: 0,
+  // The first few events out of order: [moved, seq, offset, the later offset before it].
+  reorders: [],
   stray: 0,
   lastDeliveryNs: 0,
   firstSentNs: 0,
@@ -65,9 +67,10 @@ function subscribe(socket) {
 function subscriber(url) {
   const socket = io(url, options());
   const seen = new Uint8Array(config.events);
-  let highest = -1;
+  // The stream id ("ms-n") of the last event delivered for the first time: the server's order.
+  let last = null;
   let connects = 0;
-  socket.on("event", (topic, data) => {
+  socket.on("event", (topic, data, offset) => {
     const at = now();
     const seq = data?.seq;
     if (topic !== config.topic || !Number.isInteger(seq) || seq < 0 || seq >= config.events) {
@@ -79,8 +82,13 @@ function subscriber(url) {
       return;
     }
     seen[seq] = 1;
-    if (seq < highest) tally.reordered += 1;
-    highest = Math.max(highest, seq);
+    const order = typeof offset === "string" ? offset.split("-").map(Number) : [seq, 0];
+    if (last && (order[0] < last[0] || (order[0] === last[0] && order[1] < last[1]))) {
+      tally.reordered += 1;
+      if (tally.reorders.length < 5) tally.reorders.push([url === config.victim, seq, order.join("-"), last.join("-")]);
+    } else {
+      last = order;
+    }
     tally.delivered += 1;
     tally.lastDeliveryNs = at;
     if (tally.delivered === expected && !completeSaid) {

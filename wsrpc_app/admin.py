@@ -33,6 +33,7 @@ class TopicAdmin(_TopicModelAdmin):
         "anonymous_publish",
         "authenticated_subscribe",
         "authenticated_publish",
+        "history_size",
     ]
     list_filter = ["anonymous_subscribe", "anonymous_publish", "authenticated_subscribe", "authenticated_publish"]
     search_fields = ["name", "description", "permissions__user__username", "permissions__group__name"]
@@ -47,6 +48,15 @@ class TopicAdmin(_TopicModelAdmin):
                     ("authenticated_subscribe", "authenticated_publish"),
                 ],
                 "description": _("Grants to users and groups are below."),
+            },
+        ),
+        (
+            _("History"),
+            {
+                "fields": [("history_size", "history_ttl")],
+                "description": _(
+                    "Subscribers that reconnect recover the events they missed, up to this many and this old."
+                ),
             },
         ),
     ]

@@ -47,6 +47,10 @@ DEFAULTS: dict[str, object] = {
     "MAX_LIFESPAN": None,
     # How often group memberships are renewed; None: a third of the layer's group_expiry.
     "GROUP_REFRESH_INTERVAL": None,
+    # Topic history: the most events one rpc.subscribe recovers (beyond it, "recovered": false),
+    # and the Redis hosts that keep it (None: the channel layer's), in channels_redis' format.
+    "MAX_RECOVERED": 300,
+    "HISTORY_HOSTS": None,
 }
 
 TOPIC_POLICIES = ("deny", "allow")
@@ -65,6 +69,7 @@ LIMITS: dict[str, bool] = {
     "IDLE_TIMEOUT": False,
     "MAX_LIFESPAN": False,
     "GROUP_REFRESH_INTERVAL": False,
+    "MAX_RECOVERED": True,
 }
 
 
@@ -93,6 +98,8 @@ class WsRpcSettings:
     IDLE_TIMEOUT: float | None
     MAX_LIFESPAN: float | None
     GROUP_REFRESH_INTERVAL: float | None
+    MAX_RECOVERED: int | None
+    HISTORY_HOSTS: list[object] | None
 
     def __getattr__(self, key: str) -> object:
         if key not in DEFAULTS:

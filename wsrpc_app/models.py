@@ -5,6 +5,7 @@ from __future__ import annotations
 import django
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +13,11 @@ from django.utils.translation import gettext_lazy as _
 from .core.errors import NoSuchTopic
 from .core.topics import MAX_LENGTH, validate_pattern
 
-__all__ = ["Topic", "TopicPermission"]
+__all__ = ["Topic", "TopicPermission", "MAX_HISTORY_SIZE", "MAX_HISTORY_TTL"]
+
+#: The most events one topic's history may keep, and the longest it may keep them (30 days).
+MAX_HISTORY_SIZE = 100_000
+MAX_HISTORY_TTL = 30 * 24 * 3600
 
 
 def validate_topic_name(value: str) -> None:
@@ -54,6 +59,21 @@ class Topic(models.Model):
     anonymous_publish = models.BooleanField(_("anyone may publish"), default=False, help_text=_("Logged in or not."))
     authenticated_subscribe = models.BooleanField(_("any logged-in user may subscribe"), default=False)
     authenticated_publish = models.BooleanField(_("any logged-in user may publish"), default=False)
+    history_size = models.PositiveIntegerField(
+        _("history size"),
+        default=0,
+        validators=[MaxValueValidator(MAX_HISTORY_SIZE)],
+        help_text=_(
+            "How many of the latest events subscribers can recover after a reconnect; 0 keeps no history. "
+            "The most specific row covering a topic decides."
+        ),
+    )
+    history_ttl = models.PositiveIntegerField(
+        _("history lifetime"),
+        default=300,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_HISTORY_TTL)],
+        help_text=_("Seconds an event stays recoverable."),
+    )
 
     class Meta:
         ordering = ["name"]

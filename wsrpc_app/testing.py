@@ -206,4 +206,3 @@ else:
         from .acl.access import invalidate
 
         invalidate()
-

@@ -259,8 +259,13 @@ def test_reserved_methods_are_described(full: dict[str, Any]) -> None:
     assert ping["summary"].startswith('Answer "pong"')
     assert discover["params"] == []
     assert discover["result"]["schema"]["required"] == ["openrpc", "info", "methods"]
+    assert [(p["name"], p["required"]) for p in methods["rpc.subscribe"]["params"]] == [
+        ("topic", True),
+        ("since", False),
+        ("rewind", False),
+    ]
     for name in ("rpc.subscribe", "rpc.unsubscribe"):
-        (topic,) = methods[name]["params"]
+        topic = methods[name]["params"][0]
         assert topic["name"] == "topic" and topic["required"] is True
         assert topic["schema"]["pattern"] == PATTERN_REGEX and topic["schema"]["maxLength"] == 200
         assert methods[name]["result"]["schema"] == {"$ref": "#/components/schemas/Subscription"}
@@ -270,8 +275,15 @@ def test_reserved_methods_are_described(full: dict[str, Any]) -> None:
     assert [(p["name"], p["required"]) for p in publish["params"]] == [("topic", True), ("data", False)]
     assert publish["params"][0]["schema"]["pattern"] == TOPIC_REGEX
     assert publish["result"]["schema"] == {"$ref": "#/components/schemas/Publication"}
-    assert codes(methods["rpc.subscribe"]) == [-32600, -32602, -32603, -32003, -32004, -32008, -32029]
-    assert codes(methods["rpc.publish"]) == [-32602, -32603, -32003, -32004, -32008, -32029]
+    assert codes(methods["rpc.subscribe"]) == [-32600, -32602, -32603, -32003, -32004, -32008, -32029, -32053]
+    assert codes(methods["rpc.publish"]) == [-32602, -32603, -32003, -32004, -32008, -32029, -32053]
+    history = methods["rpc.history"]
+    assert [(p["name"], p["required"]) for p in history["params"]] == [
+        ("topic", True),
+        ("since", False),
+        ("limit", False),
+    ]
+    assert set(codes(history)) == {-32602, -32603, -32003, -32004, -32008, -32053}
     assert codes(methods["rpc.unsubscribe"]) == [-32600, -32602, -32603, -32004, -32008]
 
 

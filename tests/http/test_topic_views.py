@@ -295,7 +295,14 @@ def inline(prefix: str = "permissions", initial: int = 0, **rows: dict[str, Any]
 
 
 def add_topic(client: Client, name: str, **rows: dict[str, Any]) -> Any:
-    data = {"name": name, "description": "added in the admin", "authenticated_subscribe": "on", **inline(**rows)}
+    data = {
+        "name": name,
+        "description": "added in the admin",
+        "authenticated_subscribe": "on",
+        "history_size": "0",
+        "history_ttl": "300",
+        **inline(**rows),
+    }
     return client.post(reverse("admin:wsrpc_app_topic_add"), data)
 
 

@@ -19,6 +19,9 @@ from wsrpc_app.pubsub.hub import Hub
 from wsrpc_app.pubsub.messages import ANY_GROUP, CONTROL_GROUP, publish_groups, subscription_group, user_group
 from wsrpc_app.pubsub.publishing import abroadcast_control, anotify_user, apublish
 
+# Publishing reads the Topic rows: a topic may keep history.
+pytestmark = pytest.mark.django_db
+
 
 class Recorder:
     """A subscriber that keeps what it is given."""

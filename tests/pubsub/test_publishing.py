@@ -29,6 +29,9 @@ from wsrpc_app.pubsub.publishing import notify_user, publish
 CORE = "channels_redis.core.RedisChannelLayer"
 PUBSUB = "channels_redis.pubsub.RedisPubSubChannelLayer"
 
+# Publishing reads the Topic rows: a topic may keep history.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture(params=[CORE, PUBSUB], ids=["RedisChannelLayer", "RedisPubSubChannelLayer"])
 def redis_layer(request: pytest.FixtureRequest, redis_url: str) -> Iterator[Any]:

@@ -20,7 +20,7 @@ from ..conf import wsrpc_settings
 from ..core.topics import is_pattern
 from ..core.types import JSONObject
 from . import queries
-from .rules import ANONYMOUS, Action, Principal, Rules
+from .rules import ANONYMOUS, Action, Principal, Retention, Rules
 
 __all__ = [
     "principal_for",
@@ -28,6 +28,8 @@ __all__ = [
     "aallowed",
     "invalidate",
     "caller_topics",
+    "retention_of",
+    "aretention_of",
 ]
 
 
@@ -42,6 +44,7 @@ class _Cache:
         self.rules: Rules | None = None
         self.principals: dict[object, Principal] = {}
         self.decisions: dict[tuple[str, str, str], bool] = {}
+        self.retentions: dict[str, Retention | None] = {}
         self.generation = getattr(self, "generation", 0) + 1
 
 
@@ -97,13 +100,39 @@ def allowed(user: object, action: Action, name: str) -> bool:
     key = (principal.key, action, name)
     decision = _cache.decisions.get(key)
     if decision is None:
-        rules = _cache.rules
-        if rules is None:
-            rules = queries.load_rules()
-            _store(generation, lambda: setattr(_cache, "rules", rules))
-        decision = rules.decide(principal, action, name, wsrpc_settings.TOPIC_DEFAULT_POLICY)
+        decision = _rules(generation).decide(principal, action, name, wsrpc_settings.TOPIC_DEFAULT_POLICY)
         _store(generation, lambda: _cache.decisions.__setitem__(key, decision))
     return decision
+
+
+def _rules(generation: int) -> Rules:
+    rules = _cache.rules
+    if rules is None:
+        rules = queries.load_rules()
+        _store(generation, lambda: setattr(_cache, "rules", rules))
+    return rules
+
+
+def retention_of(topic: str) -> Retention | None:
+    """The history the concrete ``topic`` keeps (None: none), as its most specific row says. Sync."""
+    try:
+        return _cache.retentions[topic]
+    except KeyError:
+        pass
+    generation = _cache.generation
+    retention = _rules(generation).retention(topic)
+    _store(generation, lambda: _cache.retentions.__setitem__(topic, retention))
+    return retention
+
+
+async def aretention_of(topic: str) -> Retention | None:
+    """:func:`retention_of` from async code, without a thread hop once cached."""
+    try:
+        return _cache.retentions[topic]
+    except KeyError:
+        pass
+    retention: Retention | None = await database_sync_to_async(retention_of)(topic)
+    return retention
 
 
 async def aallowed(user: object, action: Action, name: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import ANONYMOUS, Grants, Principal, Rule, Rules
+from .rules import ANONYMOUS, Grants, Principal, Retention, Rule, Rules
 
 __all__ = ["load_rules", "load_principal"]
 
@@ -33,6 +33,7 @@ def load_rules() -> Rules:
                 (topic.authenticated_subscribe, topic.authenticated_publish),
                 users.get(topic.pk, {}),
                 groups.get(topic.pk, {}),
+                Retention(topic.history_size, topic.history_ttl) if topic.history_size > 0 else None,
             )
             for topic in Topic.objects.all()
         )

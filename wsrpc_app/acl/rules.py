@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from ..core.topics import covers, overlaps
+from ..core.topics import covers, matches, most_specific, overlaps
 
-__all__ = ["Action", "Grants", "Principal", "ANONYMOUS", "Rule", "Rules"]
+__all__ = ["Action", "Grants", "Principal", "ANONYMOUS", "Retention", "Rule", "Rules"]
 
 #: May subscribe, may publish.
 Grants = tuple[bool, bool]
@@ -38,12 +38,21 @@ ANONYMOUS = Principal("anon")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Retention:
+    """How much of a topic's history subscribers can recover: the last ``size`` events, ``ttl`` seconds old at most."""
+
+    size: int
+    ttl: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Rule:
     name: str
     anonymous: Grants
     authenticated: Grants
     users: dict[object, Grants]
     groups: dict[int, Grants]
+    retention: Retention | None = None
 
     def grants(self, principal: Principal, action: Action) -> bool:
         i = 0 if action == "subscribe" else 1
@@ -66,3 +75,9 @@ class Rules:
         if any(covers(rule.name, name) and rule.grants(principal, action) for rule in self.rules):
             return True
         return default_policy == "allow" and not any(overlaps(rule.name, name) for rule in self.rules)
+
+    def retention(self, topic: str) -> Retention | None:
+        """The history the most specific row covering the concrete ``topic`` keeps; None for none."""
+        by_name = {rule.name: rule for rule in self.rules if matches(rule.name, topic)}
+        name = most_specific(by_name)
+        return by_name[name].retention if name is not None else None

@@ -38,9 +38,7 @@ _EAGER_TASKS = sys.version_info >= (3, 12)
 
 
 @types.coroutine
-def _resume(
-    coro: Coro[T], waiting_on: object, context: contextvars.Context | None
-) -> Generator[object, object, T]:
+def _resume(coro: Coro[T], waiting_on: object, context: contextvars.Context | None) -> Generator[object, object, T]:
     """Continue ``coro``, which has yielded ``waiting_on`` to the event loop.
 
     Each step runs in ``context``, or in the awaiting task's when it is None.

@@ -10,6 +10,7 @@ writes the replies in order, and completes the futures of this side's calls.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from types import MappingProxyType
@@ -21,7 +22,7 @@ from .outbox import Outbox
 from .session import Received, Session, Work
 from .types import JSON, Caller, Params, SendText, Timeout
 
-__all__ = ["Endpoint", "InlineHandler"]
+__all__ = ["Endpoint", "InlineHandler", "after_reply"]
 
 logger = logging.getLogger("wsrpc")
 
@@ -30,6 +31,25 @@ InlineHandler = Callable[[Params | None], None]
 
 _NOTHING: Mapping[str, InlineHandler] = MappingProxyType({})
 _Reply = asyncio.Future[JSON]
+#: What the request running in this context does once its reply is queued.
+_after_reply: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "wsrpc_after_reply", default=None
+)
+
+
+def after_reply(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` once the reply to the request running now is queued (at once outside one).
+
+    A method whose result promises something about the notifications that
+    follow it (``rpc.subscribe``: live events come after the reply) uses it
+    to hold them back until the reply is on its way. The callback also runs
+    when the request ends without a reply.
+    """
+    callbacks = _after_reply.get()
+    if callbacks is None:
+        callback()
+    else:
+        callbacks.append(callback)
 
 
 class Endpoint:
@@ -156,13 +176,22 @@ class Endpoint:
 
     async def _run(self, work: Work) -> None:
         reply = None
+        callbacks: list[Callable[[], None]] = []
+        _after_reply.set(callbacks)  # in this request's own context (a task's, or run_here's copy)
         try:
-            if work.messages:
-                reply = await self.dispatcher.answer(work.messages, self.caller, batch=work.batch)
+            try:
+                if work.messages:
+                    reply = await self.dispatcher.answer(work.messages, self.caller, batch=work.batch)
+            finally:
+                reply = self.session.finish(work, reply)
+            if reply is not None:
+                await self._reply(reply)
         finally:
-            reply = self.session.finish(work, reply)
-        if reply is not None:
-            await self._reply(reply)
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:
+                    logger.exception("a callback after the reply failed")
 
     async def _reply(self, frame: bytes) -> None:
         try:

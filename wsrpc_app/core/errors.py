@@ -14,9 +14,10 @@ The tree::
     ├── NoSuchTopic          -32004
     │   └── InvalidTopic             a name that breaks the topic rules
     ├── TimedOut             -32008
-    └── TooManyRequests      -32029
-        ├── TooManySubscriptions     MAX_SUBSCRIPTIONS reached
-        └── PublishingTooFast        PUBLISH_RATE exceeded
+    ├── TooManyRequests      -32029
+    │   ├── TooManySubscriptions     MAX_SUBSCRIPTIONS reached
+    │   └── PublishingTooFast        PUBLISH_RATE exceeded
+    └── Unavailable          -32053  the channel layer or the history store cannot be reached
 
     PeerDisconnected (ConnectionError)  a call could not complete: the peer left
 
@@ -49,6 +50,7 @@ __all__ = [
     "InvalidTopic",
     "TooManySubscriptions",
     "PublishingTooFast",
+    "Unavailable",
     "PeerDisconnected",
     "CloseCode",
 ]
@@ -68,6 +70,7 @@ class ErrorCode(IntEnum):
     NO_SUCH_TOPIC = -32004
     TIMED_OUT = -32008
     TOO_MANY_REQUESTS = -32029
+    UNAVAILABLE = -32053
 
 
 class RpcError(Exception):
@@ -174,6 +177,11 @@ class TooManySubscriptions(TooManyRequests):
 
 class PublishingTooFast(TooManyRequests):
     default_message = "Publishing too fast"
+
+
+class Unavailable(RpcError):
+    default_code = ErrorCode.UNAVAILABLE
+    default_message = "Unavailable"
 
 
 class PeerDisconnected(ConnectionError):

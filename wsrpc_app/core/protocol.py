@@ -236,7 +236,6 @@ def is_reserved(method: str) -> bool:
     return method.startswith("rpc.")
 
 
-
 def params_of(args: tuple[JSON, ...], kwargs: dict[str, JSON]) -> Params | None:
     """JSON-RPC params from Python arguments: positional or named, not both."""
     if args and kwargs:

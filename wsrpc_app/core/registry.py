@@ -188,9 +188,7 @@ def methods_of(entry: object, origin: str = "") -> Iterator[Method]:
             raise RegistryError(f"{origin!r} has no name; decorate it with @rpc_method(name=...)")
         yield Method.from_callable(name, entry, origin)
     else:
-        raise RegistryError(
-            f"{origin or entry!r} is not a function, an RpcMethods subclass or a module"
-        )
+        raise RegistryError(f"{origin or entry!r} is not a function, an RpcMethods subclass or a module")
 
 
 def _methods_of_class(cls: type[RpcMethods], origin: str) -> Iterator[Method]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 
 from .errors import InvalidTopic
 
@@ -23,6 +24,7 @@ __all__ = [
     "matches",
     "covers",
     "overlaps",
+    "most_specific",
 ]
 
 MAX_LENGTH = 200
@@ -118,3 +120,20 @@ def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     if a[0] == "*" or b[0] == "*" or a[0] == b[0]:
         return _overlaps(a[1:], b[1:])
     return False
+
+
+def most_specific(names: Iterable[str]) -> str | None:
+    """The most specific of ``names`` (rows that all cover one topic): the one whose settings apply.
+
+    An exact name comes first; then the pattern with the most literal
+    segments, then the fewest ``#``, then the fewest ``*``; a remaining tie
+    goes to the name that sorts first.
+    """
+    return min(names, key=_generality, default=None)
+
+
+def _generality(name: str) -> tuple[int, int, int, int, str]:
+    segments = name.split(".")
+    hashes = segments.count("#")
+    stars = segments.count("*")
+    return (int(is_pattern(name)), -(len(segments) - hashes - stars), hashes, stars, name)

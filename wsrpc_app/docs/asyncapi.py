@@ -42,6 +42,7 @@ ERROR_CODES: tuple[tuple[ErrorCode, str], ...] = (
     (ErrorCode.NO_SUCH_TOPIC, "No such topic, or an invalid topic name (data.reason says why)"),
     (ErrorCode.TIMED_OUT, "Timed out: a call to the client, or a method over its time limit"),
     (ErrorCode.TOO_MANY_REQUESTS, "Too many requests: in-flight calls, subscriptions or publish rate"),
+    (ErrorCode.UNAVAILABLE, "Unavailable: the channel layer or the history store cannot be reached; retry later"),
 )
 
 #: The WebSocket close codes the server uses and what each means.

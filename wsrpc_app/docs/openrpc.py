@@ -26,12 +26,14 @@ from ..core.errors import (
     InvalidParams,
     InvalidTopic,
     NeedsWebSocket,
+    NoSuchTopic,
     NotAuthenticated,
     PermissionDenied,
     PublishingTooFast,
     RpcError,
     TimedOut,
     TooManySubscriptions,
+    Unavailable,
 )
 from ..core.params import CONNECTION
 from ..core.protocol import is_reserved
@@ -60,6 +62,7 @@ _RESERVED_ERRORS: dict[str, tuple[RpcError, ...]] = {
         PermissionDenied(data={"topic": "chat.lobby", "action": "subscribe"}),
         TooManySubscriptions(data={"max_subscriptions": 100}),
         NeedsWebSocket(data={"topic": "chat.lobby"}),
+        Unavailable(data={"reason": "the history store cannot be reached; retry later"}),
     ),
     "rpc.unsubscribe": (
         InvalidTopic(data={"reason": "empty segment (two dots in a row, or a dot at an end)"}),
@@ -71,6 +74,13 @@ _RESERVED_ERRORS: dict[str, tuple[RpcError, ...]] = {
         ),
         PermissionDenied(data={"topic": "chat.lobby", "action": "publish"}),
         PublishingTooFast(data={"publish_rate": 50.0}),
+        Unavailable(data={"reason": "the channel layer cannot be reached; retry later"}),
+    ),
+    "rpc.history": (
+        InvalidTopic(data={"reason": "empty segment (two dots in a row, or a dot at an end)"}),
+        NoSuchTopic("The topic keeps no history", data={"topic": "chat.lobby", "history": False}),
+        PermissionDenied(data={"topic": "chat.lobby", "action": "subscribe"}),
+        Unavailable(data={"reason": "the history store cannot be reached; retry later"}),
     ),
 }
 

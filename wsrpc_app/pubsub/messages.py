@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from typing import Literal, TypeAlias, TypedDict
+from typing import Literal, NotRequired, TypeAlias, TypedDict
 
 from ..core.topics import is_pattern
 
@@ -53,12 +53,17 @@ _MAX_GROUP = 99
 
 
 class EventMessage(TypedDict):
-    """An event published to ``topic``; ``data`` is its JSON, encoded once by the publisher."""
+    """An event published to ``topic``; ``data`` is its JSON, encoded once by the publisher.
+
+    An event of a topic with history also has its ``epoch`` and ``offset``.
+    """
 
     type: Literal["wsrpc.event"]
     group: str
     topic: str
     data: bytes | str
+    epoch: NotRequired[str]
+    offset: NotRequired[int]
 
 
 class UserMessage(TypedDict):
@@ -103,9 +108,16 @@ def user_group(user_key: str) -> str:
     return _group("wsrpc.u.", user_key)
 
 
-def event_messages(topic: str, data: bytes) -> list[EventMessage]:
+def event_messages(topic: str, data: bytes, epoch: str | None = None, offset: int | None = None) -> list[EventMessage]:
     """The messages of one publish to the concrete ``topic``, one per group it goes to (``group`` says which)."""
-    return [{"type": "wsrpc.event", "group": group, "topic": topic, "data": data} for group in publish_groups(topic)]
+    if epoch is None or offset is None:
+        return [
+            {"type": "wsrpc.event", "group": group, "topic": topic, "data": data} for group in publish_groups(topic)
+        ]
+    return [
+        {"type": "wsrpc.event", "group": group, "topic": topic, "data": data, "epoch": epoch, "offset": offset}
+        for group in publish_groups(topic)
+    ]
 
 
 def user_message(group: str, frame: str) -> UserMessage:
@@ -125,8 +137,12 @@ def parse(message: Mapping[str, object]) -> LayerMessage | None:
     group = message.get("group")
     if kind == "wsrpc.event":
         topic, data = message.get("topic"), message.get("data")
+        epoch, offset = message.get("epoch"), message.get("offset")
         if isinstance(group, str) and isinstance(topic, str) and isinstance(data, bytes | str):
-            return {"type": kind, "group": group, "topic": topic, "data": data}
+            if epoch is None and offset is None:
+                return {"type": kind, "group": group, "topic": topic, "data": data}
+            if isinstance(epoch, str) and type(offset) is int and offset > 0:
+                return {"type": kind, "group": group, "topic": topic, "data": data, "epoch": epoch, "offset": offset}
     elif kind == "wsrpc.user":
         frame = message.get("frame")
         if isinstance(group, str) and isinstance(frame, str):

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from pydantic import WithJsonSchema
+from pydantic import Field, WithJsonSchema
 
-from ..core.errors import NeedsWebSocket
+from ..acl.access import aallowed
+from ..core.errors import NeedsWebSocket, PermissionDenied
 from ..core.registry import rpc_method
-from ..core.topics import MAX_LENGTH, PATTERN_REGEX, TOPIC_REGEX
+from ..core.topics import MAX_LENGTH, PATTERN_REGEX, TOPIC_REGEX, validate_topic
 from ..core.types import JSON
+from .history import ahistory
 from .member import Member
 from .publisher import Publisher
-from .results import Publication, Subscription
+from .results import History, Publication, Since, Subscription
+from .stream import Position
 
-__all__ = ["PubSubCaller", "subscribe", "unsubscribe", "publish"]
+__all__ = ["PubSubCaller", "subscribe", "unsubscribe", "publish", "history"]
 
 
 class PubSubCaller(Protocol):
@@ -31,6 +34,10 @@ class PubSubCaller(Protocol):
 
     def publisher(self) -> Publisher:
         """Publishes on its behalf."""
+
+    @property
+    def user(self) -> object:
+        """The Django user (or None)."""
 
 
 #: A topic or a pattern, as subscriptions take them.
@@ -62,6 +69,11 @@ ConcreteTopic = Annotated[
     ),
 ]
 
+
+#: How many of the latest events to get (1: the last value).
+Count = Annotated[int, Field(ge=1)]
+
+
 def _member(connection: PubSubCaller, topic: str) -> Member:
     if connection.member is None:
         raise NeedsWebSocket(data={"topic": topic})
@@ -69,15 +81,29 @@ def _member(connection: PubSubCaller, topic: str) -> Member:
 
 
 @rpc_method(name="rpc.subscribe")
-async def subscribe(topic: TopicOrPattern, connection: PubSubCaller) -> Subscription:
+async def subscribe(
+    topic: TopicOrPattern,
+    connection: PubSubCaller,
+    since: Since | None = None,
+    rewind: Count | None = None,
+) -> Subscription:
     """Receive rpc.event notifications for a topic or pattern (* one segment, # any number).
 
     Events arrive as {"jsonrpc": "2.0", "method": "rpc.event", "params": {"topic", "data", "subscription"}},
     "subscription" naming the pattern when the subscription was one. Subscribing twice is harmless.
     When a permission is revoked the server ends the subscription with an rpc.unsubscribed
     notification ({"topic", "reason"}).
+
+    For a topic that keeps history, events also carry "offset" and "epoch", and the answer gives the
+    topic's current "offset" and "epoch". "since" (the offset and epoch of the last event the client
+    has) recovers what it missed, "rewind" the last events: the answer then has "publications" (the
+    events, in order) and "recovered" (false when not all of them could be given: the client should
+    then fetch its state anew). Live events follow the answer, none repeated or skipped. Patterns do
+    not recover. A subscriber that missed events it can never get receives rpc.gap
+    ({"topic", "epoch", "offset", "missed"}).
     """
-    return await _member(connection, topic).subscribe(topic)
+    after = Position(since["epoch"], since["offset"]) if since is not None else None
+    return await _member(connection, topic).subscribe(topic, since=after, rewind=rewind)
 
 
 @rpc_method(name="rpc.unsubscribe")
@@ -96,3 +122,18 @@ async def publish(topic: ConcreteTopic, connection: PubSubCaller, data: JSON = N
     Subscribers receive it in an rpc.event notification; the publisher too when subscribed.
     """
     return await connection.publisher().publish(topic, data)
+
+
+@rpc_method(name="rpc.history")
+async def history(
+    topic: ConcreteTopic, connection: PubSubCaller, since: Since | None = None, limit: Count | None = None
+) -> History:
+    """The stored events of a topic the caller may subscribe to: those after "since", or the last "limit".
+
+    "recovered" is false when some events after "since" are no longer kept. A topic that keeps no
+    history answers -32004 with data.history false.
+    """
+    validate_topic(topic)
+    if not await aallowed(connection.user, "subscribe", topic):
+        raise PermissionDenied(data={"topic": topic, "action": "subscribe"})
+    return await ahistory(topic, since=since, limit=limit)

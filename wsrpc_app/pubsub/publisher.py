@@ -36,5 +36,7 @@ class Publisher:
         async with self._order:
             if not await aallowed(self.user, "publish", topic):
                 raise PermissionDenied(data={"topic": topic, "action": "publish"})
-            await send_event(topic, data)
-        return {"topic": topic}
+            at = await send_event(topic, data)
+        if at is None:
+            return {"topic": topic}
+        return {"topic": topic, "offset": at.offset, "epoch": at.epoch}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import logging
 import threading
 from collections.abc import Callable, Coroutine
 from typing import TypeVar
@@ -19,12 +20,15 @@ from typing import TypeVar
 from asgiref.sync import SyncToAsync, async_to_sync
 from django.dispatch import receiver
 
+from ..acl.access import aretention_of
 from ..acl.invalidation import topic_permissions_changed
 from ..core import protocol
+from ..core.errors import Unavailable
 from ..core.topics import validate_topic
 from ..core.types import JSON
 from .messages import CONTROL_GROUP, control_message, event_messages, user_group, user_message
-from .process import channel_layer
+from .process import channel_layer, history_store
+from .stream import Position
 
 __all__ = [
     "publish",
@@ -34,26 +38,49 @@ __all__ = [
     "anotify_user",
     "broadcast_control",
     "abroadcast_control",
+    "run_on_loop",
 ]
 
 T = TypeVar("T")
 
+logger = logging.getLogger("wsrpc")
 
-async def apublish(topic: str, data: JSON = None) -> None:
+
+async def apublish(topic: str, data: JSON = None) -> Position | None:
     """Publish ``data`` to every subscriber of ``topic`` (and of patterns matching it), on every process.
 
-    Raises :class:`~wsrpc_app.core.errors.NoSuchTopic` for an invalid topic name and
-    TypeError for data JSON cannot carry. Permissions are not checked here:
+    Returns the event's position in the topic's history, or None when the
+    topic keeps none. Raises :class:`~wsrpc_app.core.errors.NoSuchTopic` for
+    an invalid topic name, TypeError for data JSON cannot carry, and
+    :class:`~wsrpc_app.core.errors.Unavailable` when the channel layer or the
+    history store cannot be reached. Permissions are not checked here:
     server code may publish anywhere.
     """
-    await send_event(validate_topic(topic), data)
+    return await send_event(validate_topic(topic), data)
 
 
-async def send_event(topic: str, data: JSON) -> None:
+async def send_event(topic: str, data: JSON) -> Position | None:
     """:func:`apublish` to a topic already validated."""
     data_json = protocol.encode(data)  # once, here, for every process and subscriber
     layer = channel_layer()
-    await asyncio.gather(*(layer.group_send(message["group"], message) for message in event_messages(topic, data_json)))
+    at = None
+    retention = await aretention_of(topic)
+    store = history_store() if retention is not None else None
+    if retention is not None and store is not None:
+        try:
+            at = await store.append(topic, data_json.decode(), retention)
+        except Exception as exc:
+            logger.warning("could not append to the history of %r: %r", topic, exc)
+            raise Unavailable(data={"reason": "the history store cannot be reached; retry later"}) from exc
+    messages = (
+        event_messages(topic, data_json, at.epoch, at.offset) if at is not None else event_messages(topic, data_json)
+    )
+    try:
+        await asyncio.gather(*(layer.group_send(message["group"], message) for message in messages))
+    except Exception as exc:
+        logger.warning("could not publish to %r on the channel layer: %r", topic, exc)
+        raise Unavailable(data={"reason": "the channel layer cannot be reached; retry later"}) from exc
+    return at
 
 
 async def anotify_user(user: object, method: str, *args: JSON, **kwargs: JSON) -> None:
@@ -72,19 +99,19 @@ async def abroadcast_control(what: str) -> None:
     await channel_layer().group_send(CONTROL_GROUP, control_message(what))
 
 
-def publish(topic: str, data: JSON = None) -> None:
+def publish(topic: str, data: JSON = None) -> Position | None:
     """Sync :func:`apublish`."""
-    _run_sync(apublish, topic, data)
+    return run_on_loop(apublish, topic, data)
 
 
 def notify_user(user: object, method: str, *args: JSON, **kwargs: JSON) -> None:
     """Sync :func:`anotify_user`."""
-    _run_sync(anotify_user, user, method, *args, **kwargs)
+    run_on_loop(anotify_user, user, method, *args, **kwargs)
 
 
 def broadcast_control(what: str) -> None:
     """Sync :func:`abroadcast_control`."""
-    _run_sync(abroadcast_control, what)
+    run_on_loop(abroadcast_control, what)
 
 
 @receiver(topic_permissions_changed)
@@ -92,7 +119,8 @@ def _permissions_changed(**kwargs: object) -> None:
     broadcast_control("permissions")
 
 
-def _run_sync(function: Callable[..., Coroutine[object, object, T]], *args: object, **kwargs: object) -> T:
+def run_on_loop(function: Callable[..., Coroutine[object, object, T]], *args: object, **kwargs: object) -> T:
+    """Run ``function(*args, **kwargs)`` to its end from sync code, on a loop that owns the layer's connections."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -3,23 +3,68 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
+
+from pydantic import Field
+
+from ..core.types import JSON
 
 if sys.version_info >= (3, 12):
-    from typing import TypedDict
+    from typing import NotRequired, TypedDict
 else:  # pydantic reads typing.TypedDict only from Python 3.12
+    from typing import NotRequired
+
     from typing_extensions import TypedDict
 
-__all__ = ["Subscription", "Publication"]
+__all__ = ["Since", "Event", "Subscription", "Publication", "History"]
+
+
+class Since(TypedDict):
+    """A position in a topic's history: the last event the client has (offset 0: none yet)."""
+
+    offset: Annotated[int, Field(ge=0)]
+    epoch: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Event(TypedDict):
+    """The params of an rpc.event notification."""
+
+    topic: str
+    data: JSON
+    offset: NotRequired[int]
+    epoch: NotRequired[str]
+    subscription: NotRequired[str]
 
 
 class Subscription(TypedDict):
-    """Whether this connection now receives the topic's events."""
+    """Whether this connection now receives the topic's events; for a topic with history, where it stands.
+
+    ``offset`` and ``epoch`` are the topic's current position; with ``since``
+    or ``rewind``, ``publications`` are the events recovered, in order, and
+    ``recovered`` says whether all that was asked for could be given.
+    """
 
     topic: str
     subscribed: bool
+    offset: NotRequired[int]
+    epoch: NotRequired[str]
+    recovered: NotRequired[bool]
+    publications: NotRequired[list[Event]]
 
 
 class Publication(TypedDict):
-    """The topic the data was published to."""
+    """The topic the data was published to; for a topic with history, the event's offset and epoch."""
 
     topic: str
+    offset: NotRequired[int]
+    epoch: NotRequired[str]
+
+
+class History(TypedDict):
+    """A topic's position and the stored events asked for, in offset order."""
+
+    topic: str
+    offset: int
+    epoch: str
+    recovered: bool
+    publications: list[Event]

@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from ..core.topics import is_pattern, matches
-from .events import event_frame, topic_json
+from .events import event_frame, gap_frame, position_json, topic_json
+from .sequence import Gap
+from .stream import Position
 
 __all__ = ["Subscriber", "Routes"]
 
@@ -35,13 +37,15 @@ class Subscriber(Protocol):
 class Routes:
     """Local subscribers by group and subscription name, and the connections of each user group here."""
 
-    __slots__ = ("topics", "users")
+    __slots__ = ("topics", "users", "holds")
 
     def __init__(self) -> None:
         #: group -> subscription name (topic or pattern) -> subscribers
         self.topics: dict[str, dict[str, set[Subscriber]]] = {}
         #: user group -> that user's connections here
         self.users: dict[str, set[Subscriber]] = {}
+        #: (topic, subscriber) -> the events held back from a subscription being made
+        self.holds: dict[tuple[str, Subscriber], _Hold] = {}
 
     # Filing -------------------------------------------------------------------
 
@@ -60,11 +64,27 @@ class Routes:
         if not subscribers or subscriber not in subscribers:
             return False
         subscribers.discard(subscriber)
+        self.holds.pop((name, subscriber), None)
         if not subscribers:
             del names[name]
             if not names:
                 del self.topics[group]
         return True
+
+    def hold(self, name: str, subscriber: Subscriber) -> None:
+        """Hold back events of the topic ``name`` from ``subscriber`` until :meth:`release`."""
+        self.holds[(name, subscriber)] = _Hold()
+
+    def release(self, name: str, subscriber: Subscriber, position: Position) -> None:
+        """The subscriber has the topic up to ``position``: deliver what was held after it, and nothing up to it."""
+        hold = self.holds.get((name, subscriber))
+        if hold is None or hold.floor is not None:
+            return
+        hold.floor = position
+        held, hold.held = hold.held, []
+        for epoch, offset, frame in held:
+            if hold.admits(epoch, offset):
+                subscriber.deliver(frame)
 
     def add_user(self, group: str, subscriber: Subscriber) -> None:
         self.users.setdefault(group, set()).add(subscriber)
@@ -97,24 +117,74 @@ class Routes:
 
     # Delivering ---------------------------------------------------------------
 
-    def deliver_event(self, group: str, topic: str, data: bytes | str) -> None:
-        """Queue an event published to ``topic`` and sent to ``group`` to each matching subscription here."""
+    def deliver_event(self, group: str, topic: str, data: bytes | str, at: Position | None = None) -> None:
+        """Queue an event published to ``topic`` and sent to ``group`` to each matching subscription here.
+
+        ``at`` is the event's position in the topic's history, if it keeps one.
+        """
         names = self.topics.get(group)
         if not names:
             return
         data_json = data.decode() if isinstance(data, bytes) else data
         topic_text = topic_json(topic)
+        position = position_json(at.epoch, at.offset) if at is not None else ""
         for name, subscribers in list(names.items()):
             if name == topic:
-                frame = event_frame(topic_text, data_json, None)
+                frame = event_frame(topic_text, data_json, None, position)
             elif is_pattern(name) and matches(name, topic):
-                frame = event_frame(topic_text, data_json, topic_json(name))
+                frame = event_frame(topic_text, data_json, topic_json(name), position)
             else:
                 continue
+            self._deliver(name, subscribers, frame, at)
+
+    def deliver_gap(self, group: str, topic: str, gap: Gap) -> None:
+        """Tell each subscription here that matches ``topic`` that it missed events it will never get."""
+        names = self.topics.get(group)
+        if not names:
+            return
+        topic_text = topic_json(topic)
+        at = Position(gap.epoch, gap.offset)
+        for name, subscribers in list(names.items()):
+            if name == topic:
+                frame = gap_frame(topic_text, gap, None)
+            elif is_pattern(name) and matches(name, topic):
+                frame = gap_frame(topic_text, gap, topic_json(name))
+            else:
+                continue
+            self._deliver(name, subscribers, frame, at)
+
+    def _deliver(self, name: str, subscribers: set[Subscriber], frame: str, at: Position | None) -> None:
+        if not self.holds or at is None:
             for subscriber in list(subscribers):
+                subscriber.deliver(frame)
+            return
+        for subscriber in list(subscribers):
+            hold = self.holds.get((name, subscriber))
+            if hold is None:
+                subscriber.deliver(frame)
+            elif hold.floor is None:
+                hold.held.append((at.epoch, at.offset, frame))
+            elif hold.admits(at.epoch, at.offset):
+                # Later ones come in order after this one: none can repeat what the subscriber has.
+                del self.holds[(name, subscriber)]
                 subscriber.deliver(frame)
 
     def deliver_user(self, group: str, frame: str) -> None:
         """Queue a frame to every connection of the user whose group this is."""
         for subscriber in list(self.users.get(group, ())):
             subscriber.deliver(frame)
+
+
+class _Hold:
+    """A subscription being made: its events wait until the subscriber's position is known and its reply sent."""
+
+    __slots__ = ("held", "floor")
+
+    def __init__(self) -> None:
+        self.held: list[tuple[str, int, str]] = []
+        #: Where the subscriber is once released; events up to it are not delivered again.
+        self.floor: Position | None = None
+
+    def admits(self, epoch: str, offset: int) -> bool:
+        floor = self.floor
+        return floor is None or epoch != floor.epoch or offset > floor.offset

@@ -261,4 +261,3 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         "websocket.receive": websocket_receive,
         "websocket.disconnect": websocket_disconnect,
     }
-

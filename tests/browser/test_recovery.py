@@ -6,9 +6,16 @@ server's frames; then against real servers restarted under the page.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.support.recovery import new_topic, published, publisher, redis_env, server_with_topics
+from tests.support.servers import ServerProcess
+
+from .helpers import install
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -259,3 +266,115 @@ def test_history_sends_since_and_limit(scripted: Any) -> None:
         }"""
     )
     assert asked == [{"topic": "room.1", "since": {"offset": 1, "epoch": "e1"}, "limit": 10}, {"topic": "room.1"}]
+
+
+# Against real servers ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_server(redis_url: str) -> Iterator[ServerProcess]:
+    """Daphne on the Redis channel layer: the topics' history outlives a restart."""
+    server = server_with_topics("daphne", **redis_env(redis_url))
+    try:
+        yield server.start()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def memory_server() -> Iterator[ServerProcess]:
+    """Daphne on the in-memory channel layer: a restart loses the topics' history (a new epoch)."""
+    server = server_with_topics("daphne")
+    try:
+        yield server.start()
+    finally:
+        server.cleanup()
+
+
+#: A client of the page's own that records events and gaps of ``topic`` (the argument).
+LISTEN = """async (topic) => {
+    window.c = await T.client({ minDelay: 100, maxDelay: 300 });
+    window.got = [];
+    window.gaps = [];
+    c.on("gap", (gap) => gaps.push(gap));
+    window.subscribed = await c.subscribe(topic, (data) => got.push(data));
+}"""
+
+
+def test_every_event_published_across_a_restart_reaches_the_page_once_in_order(
+    redis_server: ServerProcess, open_page: Any
+) -> None:
+    topic = new_topic()
+    page = install(open_page(redis_server.http_url))
+    page.evaluate(LISTEN, topic)
+    # Another process publishes 500 events, 5 ms apart, while the page's server restarts.
+    running = publisher(redis_server, topic, 500, 0.005)
+    page.wait_for_function("() => got.length >= 20", timeout=20_000)
+    redis_server.stop()
+    at_stop = page.evaluate("got.length")
+    time.sleep(0.5)  # events keep coming while nobody serves the page
+    assert running.poll() is None, "the publisher stopped before the server did: nothing to recover"
+    redis_server.start()
+    published(running)
+    page.wait_for_function("() => got.length >= 500", timeout=30_000)
+    page.evaluate("async (topic) => { await c.publish(topic, 501); await T.until(() => got.length >= 501); }", topic)
+    time.sleep(0.2)  # nothing more may come: no duplicate
+    seen = page.evaluate("(topic) => ({ got, gaps, position: c.position(topic), first: subscribed })", topic)
+    assert at_stop < 500
+    assert seen["got"] == list(range(1, 502))
+    assert seen["gaps"] == []
+    assert seen["position"] == {"epoch": seen["first"]["epoch"], "offset": 501}
+    assert [error for error in page.errors if "WebSocket connection" not in error] == []  # refused while down
+
+
+def test_a_restart_that_loses_the_history_emits_gap(memory_server: ServerProcess, open_page: Any) -> None:
+    topic = new_topic()
+    page = install(open_page(memory_server.http_url))
+    page.evaluate(LISTEN, topic)
+    page.evaluate("async (topic) => { for (const n of [1, 2, 3]) await c.publish(topic, n); }", topic)
+    page.wait_for_function("() => got.length === 3")
+    before = page.evaluate("(topic) => c.position(topic)", topic)
+    memory_server.restart()
+    page.wait_for_function("() => gaps.length === 1", timeout=20_000)
+    page.evaluate("async (topic) => { await c.publish(topic, 4); await T.until(() => got.length === 4); }", topic)
+    seen = page.evaluate("(topic) => ({ got, gaps, position: c.position(topic) })", topic)
+    (gap,) = seen["gaps"]
+    assert (gap["topic"], gap["reason"], gap["missed"]) == (topic, "not_recovered", None)
+    assert gap["epoch"] != before["epoch"]
+    assert seen["got"] == [1, 2, 3, 4]
+    assert seen["position"] == {"epoch": gap["epoch"], "offset": gap["offset"] + 1}
+
+
+def test_rewind_gives_the_last_value_and_history_reads_what_is_kept(
+    memory_server: ServerProcess, open_page: Any
+) -> None:
+    topic = new_topic()
+    page = install(open_page(memory_server.http_url))
+    seen = page.evaluate(
+        """async (topic) => {
+            const writer = await T.client(), reader = await T.client();
+            for (const n of [1, 2, 3]) await writer.publish(topic, n);
+            const got = [], later = [];
+            const result = await reader.subscribe(topic, (data) => got.push(data), { rewind: 1 });
+            await writer.publish(topic, 4);
+            await T.until(() => got.length === 2);
+            const added = await reader.subscribe(topic, (data) => later.push(data), { rewind: 2 });
+            await writer.publish(topic, 5);
+            await T.until(() => got.length === 3 && later.length === 3);
+            const kept = await writer.history(topic, { limit: 2 });
+            const since = await writer.history(topic, { since: { epoch: kept.epoch, offset: 3 } });
+            const none = await T.outcome(writer.history("chat.lobby"));
+            writer.close();
+            reader.close();
+            return {
+                rewound: result.publications.map((e) => e.data), got, added: added.publications.map((e) => e.data),
+                later, kept: kept.publications.map((e) => e.data), since: since.publications.map((e) => e.offset),
+                recovered: kept.recovered, none: none.error,
+            };
+        }""",
+        topic,
+    )
+    assert seen["rewound"] == [3] and seen["got"] == [3, 4, 5]
+    assert seen["added"] == [3, 4] and seen["later"] == [3, 4, 5]
+    assert seen["kept"] == [4, 5] and seen["since"] == [4, 5] and seen["recovered"] is True
+    assert seen["none"]["code"] == -32004 and seen["none"]["data"] == {"topic": "chat.lobby", "history": False}

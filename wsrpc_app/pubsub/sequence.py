@@ -100,12 +100,20 @@ class Sequence(Generic[T]):
         return released + self.skip(through)
 
     def skip(self, through: int) -> list[T | Gap]:
-        """Give up on the offsets up to ``through`` that did not come: a gap, then the held events that follow."""
+        """Give up on the offsets up to ``through`` that did not come: gaps for them, with the held events in order."""
         if self.epoch is None or through <= self.last:
             return []
-        missed = (self.last + 1, through)
-        self.last = through
-        return [Gap(self.epoch, through, missed), *self._drain()]
+        released: list[T | Gap] = []
+        while self.last < through:
+            following = self.last + 1
+            if following in self.held:
+                self.last = following
+                released.append(self.held.pop(following))
+                continue
+            coming = [offset for offset in self.held if offset <= through]
+            self.last = min(coming) - 1 if coming else through
+            released.append(Gap(self.epoch, self.last, (following, self.last)))
+        return released + self._drain()
 
     def _drain(self) -> list[T | Gap]:
         released: list[T | Gap] = []

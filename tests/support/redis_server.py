@@ -1,0 +1,172 @@
+"""A private ``redis-server`` for tests that stop, kill and restart Redis.
+
+Never the machine's Redis: :class:`RedisServer` runs ``/usr/bin/redis-server``
+on a free port of 127.0.0.1, with no persistence, so a restart comes back
+empty, as a Redis that lost its data does::
+
+    with RedisServer() as redis:
+        ...  # redis.url
+        redis.kill()  # SIGKILL: clients see the connection drop
+        redis.start()  # the same port, no data
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import pytest
+
+from .servers import ServerError, free_port
+
+__all__ = ["REDIS_SERVER", "RedisServer", "redis_server_or_skip"]
+
+#: The redis-server binary the tests run.
+REDIS_SERVER = os.environ.get("WSRPC_TEST_REDIS_SERVER", "/usr/bin/redis-server")
+
+
+def redis_server_or_skip() -> str:
+    """The redis-server binary; skips without one unless WSRPC_REQUIRE_REDIS=1, where it fails."""
+    if Path(REDIS_SERVER).is_file() and os.access(REDIS_SERVER, os.X_OK):
+        return REDIS_SERVER
+    problem = f"no redis-server at {REDIS_SERVER} (WSRPC_TEST_REDIS_SERVER names another)"
+    if os.environ.get("WSRPC_REQUIRE_REDIS") == "1":
+        pytest.fail(f"{problem} (WSRPC_REQUIRE_REDIS=1)")
+    pytest.skip(f"{problem}; install Redis to run this test")
+
+
+class RedisServer:
+    """One ``redis-server`` process of this test run, on ``port`` (a free one by default)."""
+
+    def __init__(
+        self,
+        *,
+        binary: str = REDIS_SERVER,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        # Timeouts
+        startup_timeout: float = 10.0,
+    ) -> None:
+        self.binary = binary
+        self.host = host
+        self.port = port or free_port(host)
+        self.startup_timeout = startup_timeout
+        self._tmpdir: str | None = tempfile.mkdtemp(prefix="wsrpc-redis-")
+        self._log_path = Path(self._tmpdir, f"redis-{self.port}.log")
+        self._log: IO[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        atexit.register(self.kill)  # in case the test run dies before cleanup()
+
+    def __repr__(self) -> str:
+        return f"<RedisServer on {self.host}:{self.port}>"
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def command(self) -> list[str]:
+        assert self._tmpdir is not None
+        return [
+            self.binary,
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self._tmpdir,
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+        ]
+
+    def output(self) -> str:
+        try:
+            return self._log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def ping(self, timeout: float = 0.5) -> bool:
+        """Whether Redis answers PING now."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    # Lifecycle ----------------------------------------------------------------
+
+    def start(self) -> RedisServer:
+        """Start Redis (empty) and wait until it answers PING."""
+        if self.running:
+            raise ServerError(f"{self!r} is already running")
+        self._close_log()
+        self._log = open(self._log_path, "ab")  # closed by kill()
+        self._process = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        while not self.ping():
+            code = self._process.poll()
+            if code is not None:
+                raise ServerError(f"{self!r} exited with code {code} while starting:\n{self.output()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise ServerError(f"{self!r} did not answer PING within {self.startup_timeout} s:\n{self.output()}")
+            time.sleep(0.02)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL Redis and wait for it to exit: its data is gone, its clients' connections drop."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        if process is not None:
+            process.wait()
+        self._close_log()
+
+    def restart(self) -> RedisServer:
+        """Kill and start again on the same port, empty."""
+        self.kill()
+        return self.start()
+
+    def cleanup(self) -> None:
+        """Kill Redis and remove its directory."""
+        self.kill()
+        atexit.unregister(self.kill)
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> RedisServer:
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 from jsonschema import Draft7Validator
@@ -28,6 +29,7 @@ from wsrpc_app.docs.asyncapi import (
     topic_channel_id,
 )
 from wsrpc_app.errors import ErrorCode
+from wsrpc_app.models import Topic
 from wsrpc_app.routing import websocket_urlpatterns
 
 TOPICS = [
@@ -207,6 +209,17 @@ def test_invalid_frames_match_nothing(doc: dict[str, Any], frame: Any) -> None:
     assert matches(doc, frame) == []
 
 
+def test_history_frames(doc: dict[str, Any]) -> None:
+    gap = {"jsonrpc": "2.0", "method": "rpc.gap", "params": {"topic": "a.b", "epoch": "e1", "offset": 4}}
+    assert matches(doc, gap) == ["gap"]
+    assert matches(doc, {**gap, "params": {**gap["params"], "missed": [2, 4]}}) == ["gap"]
+    since = {"topic": "a.b", "since": {"offset": 3, "epoch": "e1"}}
+    assert matches(doc, {"jsonrpc": "2.0", "method": "rpc.subscribe", "params": since, "id": 1}) == ["subscribe"]
+    assert matches(doc, {"jsonrpc": "2.0", "method": "rpc.history", "params": since, "id": 1}) == ["history"]
+    event = {"jsonrpc": "2.0", "method": "rpc.event", "params": {"topic": "a.b", "data": 1, "offset": 4, "epoch": "e"}}
+    assert matches(doc, event) == ["event"]
+
+
 def test_topic_events(doc: dict[str, Any]) -> None:
     params: dict[str, Any] = {"topic": "chat.lobby", "data": {"text": "hi"}}
     direct = {"jsonrpc": "2.0", "method": "rpc.event", "params": params}
@@ -285,6 +298,24 @@ async def test_every_frame_of_a_session_matches_exactly_one_message() -> None:
             assert sorted(frame.get("method", "reply") for frame in frames) == ["reply", "rpc.event", "rpc.event"]
             await peer.send({"jsonrpc": "2.0", "method": "rpc.unsubscribe", "params": ["room.*"], "id": 10})
             await peer.receive()
+            # A topic with history: positions in the answers and the events.
+            await database_sync_to_async(Topic.objects.create)(
+                name="kept.a", history_size=10, history_ttl=60, anonymous_subscribe=True, anonymous_publish=True
+            )
+            await peer.send(
+                {"jsonrpc": "2.0", "method": "rpc.subscribe", "params": {"topic": "kept.a", "rewind": 1}, "id": 20}
+            )
+            assert (await peer.receive())["result"]["recovered"] is True
+            await peer.send(
+                {"jsonrpc": "2.0", "method": "rpc.publish", "params": {"topic": "kept.a", "data": 1}, "id": 21}
+            )
+            frames = [await peer.receive() for _ in range(2)]
+            assert sorted(frame.get("method", "reply") for frame in frames) == ["reply", "rpc.event"]
+            await peer.send(
+                {"jsonrpc": "2.0", "method": "rpc.history", "params": {"topic": "kept.a", "limit": 5}, "id": 22}
+            )
+            reply = await peer.receive()
+            assert len(reply["result"]["publications"]) == 1, reply
             # The server calls the client back, which answers.
             await peer.send({"jsonrpc": "2.0", "method": "call_back", "params": ["answer", ["why?"]], "id": 11})
             request = await peer.receive()
@@ -300,7 +331,7 @@ async def test_every_frame_of_a_session_matches_exactly_one_message() -> None:
             assert {frame.get("method") for frame in notified} == {"hello", None}
         finally:
             await communicator.disconnect()
-    assert (len(peer.sent), len(peer.received)) == (15, 18)
+    assert (len(peer.sent), len(peer.received)) == (18, 22)
     for frame in peer.sent + peer.received:
         assert len(matches(doc, frame)) == 1, frame
     events = [frame for frame in peer.received if isinstance(frame, dict) and frame.get("method") == "rpc.event"]

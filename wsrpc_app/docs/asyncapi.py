@@ -197,8 +197,10 @@ _RPC_MESSAGES = {
     "publish": "Publish",
     "ping": "Ping",
     "discover": "Discover",
+    "history": "History",
     "event": "Event",
     "unsubscribed": "Unsubscribed",
+    "gap": "Gap",
 }
 
 
@@ -237,6 +239,9 @@ def _rpc_operations() -> dict[str, JSONObject]:
         ),
         "receiveUnsubscribe": _operation("receive", _RPC, ["unsubscribe"], "End a subscription.", answer),
         "receivePublish": _operation("receive", _RPC, ["publish"], "Publish to a concrete topic.", answer),
+        "receiveHistory": _operation(
+            "receive", _RPC, ["history"], "Read the stored events of a topic that keeps history.", answer
+        ),
         "receivePing": _operation("receive", _RPC, ["ping"], 'A heartbeat: answered "pong".', answer),
         "receiveDiscover": _operation(
             "receive", _RPC, ["discover"], "Ask for the OpenRPC document of the methods the caller may call.", answer
@@ -256,6 +261,9 @@ def _rpc_operations() -> dict[str, JSONObject]:
         ),
         "sendUnsubscribed": _operation(
             "send", _RPC, ["unsubscribed"], "The server ended a subscription (a permission was revoked)."
+        ),
+        "sendGap": _operation(
+            "send", _RPC, ["gap"], "A subscriber missed events of a topic with history that it can never get."
         ),
     }
 
@@ -445,8 +453,36 @@ _SCHEMAS: dict[str, Schema] = {
         "description": "A topic, or a pattern: * stands for exactly one segment, # for any number.",
         "examples": ["chat.lobby", "sensors.*.temp", "chat.#"],
     },
+    "Position": {
+        "type": "object",
+        "required": ["offset", "epoch"],
+        "properties": {
+            "offset": {"type": "integer", "minimum": 0, "description": "The offset of the last event the client has."},
+            "epoch": {"type": "string", "minLength": 1, "maxLength": 64, "description": "The epoch of that offset."},
+        },
+        "description": "A position in a topic's history.",
+    },
     "Subscribe": _envelope(
-        {"const": "rpc.subscribe"}, _by_name_or_position({"topic": _schema("TopicOrPattern")}, ["topic"])
+        {"const": "rpc.subscribe"},
+        _by_name_or_position(
+            {
+                "topic": _schema("TopicOrPattern"),
+                "since": {**_schema("Position"), "description": "Recover the events after this position."},
+                "rewind": {"type": "integer", "minimum": 1, "description": "Recover the last events, this many."},
+            },
+            ["topic"],
+        ),
+    ),
+    "History": _envelope(
+        {"const": "rpc.history"},
+        _by_name_or_position(
+            {
+                "topic": _schema("Topic"),
+                "since": {**_schema("Position"), "description": "The events after this position."},
+                "limit": {"type": "integer", "minimum": 1, "description": "At most this many of the last events."},
+            },
+            ["topic"],
+        ),
     ),
     "Unsubscribe": _envelope(
         {"const": "rpc.unsubscribe"}, _by_name_or_position({"topic": _schema("TopicOrPattern")}, ["topic"])
@@ -469,6 +505,15 @@ _SCHEMAS: dict[str, Schema] = {
             "topic": {**_TOPIC, "description": "The concrete topic published to."},
             "data": {"description": "What was published."},
             "subscription": {**_PATTERN, "description": "The pattern subscribed to, when the subscription was one."},
+            "offset": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "For a topic with history: the event's offset, one more than the one before.",
+            },
+            "epoch": {
+                "type": "string",
+                "description": "For a topic with history: changes whenever the topic's history was lost.",
+            },
         },
         "description": "More fields may be added.",
     },
@@ -482,6 +527,28 @@ _SCHEMAS: dict[str, Schema] = {
         },
     },
     "Unsubscribed": _envelope({"const": "rpc.unsubscribed"}, _schema("UnsubscribedParams"), request=False),
+    "GapParams": {
+        "type": "object",
+        "required": ["topic", "epoch", "offset"],
+        "properties": {
+            "topic": {**_TOPIC, "description": "The topic whose events were missed."},
+            "epoch": {"type": "string", "description": "The topic's current epoch."},
+            "offset": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Where the subscriber now is: the next event has the offset after this one.",
+            },
+            "missed": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "minItems": 2,
+                "maxItems": 2,
+                "description": "The first and last offsets missed, when known (not when the epoch changed).",
+            },
+            "subscription": {**_PATTERN, "description": "The pattern subscribed to, when the subscription was one."},
+        },
+    },
+    "Gap": _envelope({"const": "rpc.gap"}, _schema("GapParams"), request=False),
 }
 
 _CORRELATION = {"description": "JSON-RPC matches a reply to its request by id.", "location": "$message.payload#/id"}
@@ -603,6 +670,25 @@ _MESSAGES: dict[str, JSONObject] = {
             "jsonrpc": "2.0",
             "method": "rpc.event",
             "params": {"topic": "sensors.kitchen.temp", "data": 21.5, "subscription": "sensors.*.temp"},
+        },
+    ),
+    "History": _message(
+        "rpc.history",
+        "History",
+        "History",
+        "Read a topic's stored events: after a position, or the last ones.",
+        {"jsonrpc": "2.0", "method": "rpc.history", "params": {"topic": "chat.lobby", "limit": 10}, "id": 6},
+        correlated=True,
+    ),
+    "Gap": _message(
+        "rpc.gap",
+        "Gap",
+        "Gap",
+        "The subscriber missed events it can never get (trimmed, or the history was lost): refetch its state.",
+        {
+            "jsonrpc": "2.0",
+            "method": "rpc.gap",
+            "params": {"topic": "chat.lobby", "epoch": "5f1c2a9e07b3", "offset": 41, "missed": [38, 41]},
         },
     ),
     "Unsubscribed": _message(

@@ -19,11 +19,16 @@ from types import TracebackType
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
-__all__ = ["ScriptedServer", "Answer", "event_frame"]
+__all__ = ["ScriptedServer", "Answer", "Drop", "Refuse", "event_frame"]
 
 #: ``answer(params) -> (result, frames sent right after the reply)``; raising ``Refuse`` answers an error.
 Answer = Callable[[Any], tuple[Any, list[Any]]]
+
+
+class Drop(Exception):
+    """Raised by an answer: the server closes the connection instead of answering (it restarts)."""
 
 
 class Refuse(Exception):
@@ -84,6 +89,12 @@ class ScriptedServer:
         async with self.changed:
             self.connections.append(connection)
             self.changed.notify_all()
+        try:
+            await self._answer_all(connection, number)
+        except ConnectionClosed:
+            pass
+
+    async def _answer_all(self, connection: ServerConnection, number: int) -> None:
         async for text in connection:
             message = json.loads(text)
             method, params, id_ = message.get("method"), message.get("params"), message.get("id")
@@ -99,6 +110,9 @@ class ScriptedServer:
                 continue
             try:
                 result, after = answer(params)
+            except Drop:
+                await connection.close(1012, "restart")
+                return
             except Refuse as refusal:
                 error = {"code": refusal.code, "message": str(refusal)}
                 await connection.send(json.dumps({"jsonrpc": "2.0", "error": error, "id": id_}))

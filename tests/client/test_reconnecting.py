@@ -17,7 +17,7 @@ import tenacity
 
 from wsrpc_app.client import Gap, Position, RpcError, WsRpcClient
 
-from .scripted import Refuse, ScriptedServer, event_frame
+from .scripted import Drop, Refuse, ScriptedServer, event_frame
 
 TOPIC = "room.1"
 
@@ -189,6 +189,30 @@ async def test_patterns_and_topics_without_history_are_renewed_plainly(server: S
         assert client.position("room.*") is None and client.position("plain") is None
     renewed = sorted((params["topic"], params) for n, params in server.sent("rpc.subscribe") if n == 1)
     assert renewed == [("plain", {"topic": "plain"}), ("room.*", {"topic": "room.*"})]
+
+
+async def test_a_connection_lost_while_renewing_is_reopened_and_renews_again(server: ScriptedServer) -> None:
+    log = Log()
+    states: list[str] = []
+    server.answer("rpc.subscribe", lambda params: (subscribed(1), []))
+    async with client_of(server, on_gap=log.on_gap, on_state=states.append) as client:
+        await client.subscribe(TOPIC, log.on_event)
+
+        def restart(params: Any) -> Any:
+            server.answer("rpc.subscribe", lambda params: (subscribed(2, recovered=True, publications=[event(2)]), []))
+            raise Drop
+
+        server.answer("rpc.subscribe", restart)
+        await server.drop()
+        await server.wait_for(lambda: len(server.connections) == 3)
+        await until(lambda: log.data == [2] and client.state == "open")
+        assert await client.call("rpc.ping") == "pong"
+    assert [(n, params.get("since")) for n, params in server.sent("rpc.subscribe")] == [
+        (0, None),
+        (1, {"offset": 1, "epoch": "e1"}),
+        (2, {"offset": 1, "epoch": "e1"}),
+    ]
+    assert states.count("open") == 2 and log.seen == [("event", 2)]
 
 
 async def test_a_renewal_refused_forgets_the_subscription(server: ScriptedServer) -> None:

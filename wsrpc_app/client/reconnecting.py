@@ -251,9 +251,11 @@ class WsRpcClient(PeerCalls):
         reader = asyncio.ensure_future(self._read(websocket, endpoint))
         heartbeat = asyncio.ensure_future(self._heartbeat(endpoint))
         try:
-            await self._resubscribe(endpoint)
-            self._set_state("open")
-            self._connected.set()
+            if await self._resubscribe(endpoint):
+                self._set_state("open")
+                self._connected.set()
+            else:
+                await websocket.close()  # a renewal got no answer: the next connection renews them all
             await reader
         finally:
             self._connected.clear()
@@ -272,6 +274,8 @@ class WsRpcClient(PeerCalls):
                 await endpoint.receive(frame)
         except ConnectionClosed as exc:
             logger.info("connection to %s closed: %s", self.url, exc)
+        # Calls in flight fail now, also the renewals that opening the connection waits for.
+        await endpoint.close()
 
     async def _heartbeat(self, endpoint: Endpoint) -> None:
         # The websockets ping/pong never reaches the server's application;
@@ -285,12 +289,12 @@ class WsRpcClient(PeerCalls):
             except PeerDisconnected:
                 return
 
-    async def _resubscribe(self, endpoint: Endpoint) -> None:
+    async def _resubscribe(self, endpoint: Endpoint) -> bool:
+        """Renew every subscription on a new connection; false when one got no answer on it."""
         renewals = [self._renew(endpoint, sub) for sub in self._subscriptions.values() if sub.confirmed]
-        if renewals:
-            await asyncio.gather(*renewals)
+        return all(await asyncio.gather(*renewals))
 
-    async def _renew(self, endpoint: Endpoint, sub: Subscription[EventCallback]) -> None:
+    async def _renew(self, endpoint: Endpoint, sub: Subscription[EventCallback]) -> bool:
         """Subscribe again on a new connection: ``since`` the position when there is one."""
         since = sub.position is not None
         sub.hold()
@@ -300,11 +304,16 @@ class WsRpcClient(PeerCalls):
             sub.release()
             logger.warning("could not renew the subscription to %r: %s", sub.name, error)
             self._forget(sub)
-            return
+            return True
+        except (PeerDisconnected, TimeoutError) as error:
+            self._hand_on(sub, sub.release())
+            logger.warning("no answer renewing the subscription to %r: %r", sub.name, error)
+            return False
         except BaseException:
             self._hand_on(sub, sub.release())
             raise
         self._hand_on(sub, sub.subscribed(result, since=since) + sub.release())
+        return True
 
     # Calls ------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ layer a restart loses it (a new epoch), and the application is told.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,8 +19,9 @@ import pytest
 import tenacity
 
 from tests.support.recovery import new_topic, published, publisher, redis_env, server_with_topics
+from tests.support.redis_server import RedisServer, redis_server_or_skip
 from tests.support.servers import SERVERS, ServerProcess
-from wsrpc_app.client import Gap, Position, WsRpcClient
+from wsrpc_app.client import Gap, Position, RpcError, WsRpcClient
 
 pytestmark = pytest.mark.e2e
 
@@ -210,3 +212,43 @@ async def test_history_and_since_on_a_first_subscription(history_server: ServerP
         await reader.subscribe(new_topic(), received.on_event, since=Position("no-such-epoch", 3))
         await wait_for(lambda: len(received.gaps) == 1)
     assert received.gaps[0].reason == "not_recovered"
+
+
+async def test_rpc_gap_after_redis_lost_its_data_reaches_on_gap(topic: str) -> None:
+    """Redis (a private one) restarts empty under a live connection: the server's rpc.gap reaches ``on_gap``."""
+    redis_server_or_skip()
+    received = Received()
+    with RedisServer() as redis:
+        server = server_with_topics("daphne", **redis_env(redis.url))
+        try:
+            server.start()
+            client = client_for(server, on_gap=received.on_gap)
+            notices: list[Any] = []
+            handle = client._on_gap
+            client._on_gap = lambda params: (notices.append(params), handle(params))  # type: ignore[method-assign]
+            async with client:
+                first = await client.subscribe(topic, received.on_event)
+                for n in range(1, 4):
+                    await client.publish(topic, n)
+                await wait_for(lambda: received.data == [1, 2, 3])
+                await asyncio.to_thread(redis.kill)
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(redis.start)
+                # Publish until an event of the new epoch arrives (-32053 while the server reconnects).
+                n = 3
+                while not received.data[3:]:
+                    n += 1
+                    with contextlib.suppress(RpcError):
+                        await client.publish(topic, n)
+                    assert n < 200, f"no event after Redis restarted; gaps: {received.gaps}"
+                    await asyncio.sleep(0.1)
+                await wait_for(lambda: received.gaps != [])
+                position = client.position(topic)
+        finally:
+            server.cleanup()
+    gap = received.gaps[0]
+    assert (gap.topic, gap.reason, gap.missed) == (topic, "gap", None)
+    assert gap.position is not None and gap.position.epoch != first["epoch"]
+    assert position is not None and position.epoch == gap.position.epoch
+    assert len(received.gaps) == 1
+    assert [params["epoch"] for params in notices] == [gap.position.epoch]  # the server's rpc.gap, not a guess

@@ -141,6 +141,7 @@ def test_topics_view_answers_as_before(client: Client, private_topic: Any) -> No
         "pattern": True,
         "subscribe": True,
         "publish": False,
+        "history": None,
     } in (rows)
 
 

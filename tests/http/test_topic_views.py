@@ -28,7 +28,7 @@ def setup_rows() -> dict[str, Any]:
     stan = User.objects.create_user("stan", password="pw")
     stan.groups.add(staff)
     make_topic("chat.lobby", description="The open chat room", anonymous_subscribe=True, anonymous_publish=True)
-    news = make_topic("news", description="Announcements", anonymous_subscribe=True)
+    news = make_topic("news", description="Announcements", anonymous_subscribe=True, history_size=20, history_ttl=3600)
     grant(news, group=staff, subscribe=True, publish=True)
     make_topic("members.#", authenticated_subscribe=True)
     make_topic("secret")
@@ -153,12 +153,16 @@ async def test_the_published_event_reaches_a_subscriber() -> None:
         return post(Client(), body, HTTP_AUTHORIZATION=f"Token {token.key}")
 
     async with connected() as peer:
-        assert (await peer.result("rpc.subscribe", ["news"]))["topic"] == "news"
+        subscribed = await peer.result("rpc.subscribe", ["news"])
+        assert subscribed["topic"] == "news"
+        # news keeps history: its events carry their offsets.
+        at = {"epoch": subscribed["epoch"], "offset": subscribed["offset"] + 1}
         response = await sync_to_async(post_as_staff)({"topic": "news", "data": {"headline": "hello"}})
         assert response.status_code == 200
-        assert await peer.notification() == event("news", {"headline": "hello"})
+        assert (await peer.notification())["params"] == {**event("news", {"headline": "hello"})["params"], **at}
         response = await sync_to_async(post_as_staff)({"topic": "news"})
-        assert await peer.notification() == event("news", None)
+        at["offset"] += 1
+        assert (await peer.notification())["params"] == {**event("news", None)["params"], **at}
         # A refused publish sends nothing.
         response = await sync_to_async(post)(Client(), {"topic": "news", "data": "anonymous"})
         assert response.status_code == 403
@@ -183,8 +187,16 @@ def test_topics_for_anonymous(rows: dict[str, Any], client: Client) -> None:
             "pattern": False,
             "subscribe": True,
             "publish": True,
+            "history": None,
         },
-        {"name": "news", "description": "Announcements", "pattern": False, "subscribe": True, "publish": False},
+        {
+            "name": "news",
+            "description": "Announcements",
+            "pattern": False,
+            "subscribe": True,
+            "publish": False,
+            "history": {"size": 20, "ttl": 3600},
+        },
     ]
 
 
@@ -198,6 +210,7 @@ def test_topics_for_a_logged_in_user(rows: dict[str, Any], client: Client) -> No
         "pattern": True,
         "subscribe": True,
         "publish": False,  # a pattern is never published to
+        "history": None,
     }
     assert (topics["alerts.*"]["subscribe"], topics["alerts.*"]["publish"]) == (True, False)
     assert topics["news"]["publish"] is False

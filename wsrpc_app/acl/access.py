@@ -165,6 +165,9 @@ def caller_topics(user: object) -> list[JSONObject]:
                     "pattern": is_pattern(topic.name),
                     "subscribe": can_subscribe,
                     "publish": can_publish,
+                    "history": (
+                        {"size": topic.history_size, "ttl": topic.history_ttl} if topic.history_size > 0 else None
+                    ),
                 }
             )
     return topics

@@ -278,6 +278,12 @@ def _topic_channel(topic: Mapping[str, JSON]) -> JSONObject:
         if pattern
         else "A topic."
     )
+    history = topic.get("history")
+    if isinstance(history, dict):
+        notes += (
+            f" Keeps history: events carry `offset` and `epoch`, and subscribers recover up to"
+            f" {history.get('size')} events, {history.get('ttl')} s old at most."
+        )
     channel: JSONObject = {
         "address": name,
         "title": name,
@@ -287,6 +293,7 @@ def _topic_channel(topic: Mapping[str, JSON]) -> JSONObject:
         "x-wsrpc-pattern": pattern,
         "x-wsrpc-subscribe": bool(topic.get("subscribe")),
         "x-wsrpc-publish": bool(topic.get("publish")),
+        "x-wsrpc-history": history if isinstance(history, dict) else None,
     }
     if topic.get("publish") and not pattern:
         channel["messages"]["publish"] = _topic_publish(name)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.recovery import new_topic, published, publisher, redis_env, server_with_topics
+from tests.support.redis_server import RedisServer, redis_server_or_skip
 from tests.support.servers import ServerProcess
 
 from .helpers import install
@@ -378,3 +379,62 @@ def test_rewind_gives_the_last_value_and_history_reads_what_is_kept(
     assert seen["added"] == [3, 4] and seen["later"] == [3, 4, 5]
     assert seen["kept"] == [4, 5] and seen["since"] == [4, 5] and seen["recovered"] is True
     assert seen["none"]["code"] == -32004 and seen["none"]["data"] == {"topic": "chat.lobby", "history": False}
+
+
+def test_rpc_gap_after_redis_lost_its_data_is_emitted(open_page: Any) -> None:
+    """Redis (a private one) restarts empty under the page's connection: the server's rpc.gap becomes "gap"."""
+    redis_server_or_skip()
+    topic = new_topic()
+    with RedisServer() as redis:
+        server = server_with_topics("daphne", **redis_env(redis.url))
+        try:
+            server.start()
+            page = install(open_page(server.http_url))
+            page.evaluate(
+                """async (topic) => {
+                    window.frames = [];  // what the server sent, to tell its rpc.gap from the client's own check
+                    class Recording extends WebSocket {
+                        constructor(...args) {
+                            super(...args);
+                            this.addEventListener("message", (event) => frames.push(JSON.parse(event.data)));
+                        }
+                    }
+                    window.c = await T.client({ WebSocket: Recording });
+                    window.got = [];
+                    window.gaps = [];
+                    window.notices = [];
+                    c.on("gap", (gap) => { gaps.push(gap); notices.push(got.length); });
+                    window.subscribed = await c.subscribe(topic, (data) => got.push(data));
+                    for (const n of [1, 2, 3]) await c.publish(topic, n);
+                    await T.until(() => got.length === 3);
+                }""",
+                topic,
+            )
+            redis.kill()
+            time.sleep(1.0)
+            redis.start()
+            # Publish until an event of the new epoch arrives (-32053 while the server reconnects).
+            page.evaluate(
+                """async (topic) => {
+                    for (let n = 4; got.length === 3; n++) {
+                        if (n > 200) throw new Error("no event after Redis restarted");
+                        await T.outcome(c.publish(topic, n));
+                        await T.sleep(100);
+                    }
+                }""",
+                topic,
+            )
+            seen = page.evaluate(
+                """() => ({
+                    got, gaps, notices, first: subscribed, state: c.state,
+                    sent: frames.filter((f) => f.method === "rpc.gap").map((f) => f.params.epoch),
+                })"""
+            )
+        finally:
+            server.cleanup()
+    (gap,) = seen["gaps"]
+    assert (gap["topic"], gap["reason"], gap["missed"]) == (topic, "gap", None)
+    assert gap["epoch"] != seen["first"]["epoch"]
+    assert seen["notices"] == [3]  # before the first event of the new epoch
+    assert seen["state"] == "open"  # the connection stayed up: the notice came live
+    assert seen["sent"] == [gap["epoch"]]  # the server's rpc.gap, not the client's guess

@@ -14,6 +14,7 @@ from .core.errors import RpcError
 from .core.registry import RpcMethods, rpc_method
 
 if TYPE_CHECKING:
+    from .pubsub.history import ahistory, history
     from .pubsub.publishing import anotify_user, apublish, notify_user, publish
     from .server.connection import Connection
 
@@ -26,6 +27,8 @@ __all__ = [
     "apublish",
     "notify_user",
     "anotify_user",
+    "history",
+    "ahistory",
     "__version__",
 ]
 
@@ -38,6 +41,8 @@ _LAZY = {
     "apublish": "wsrpc_app.pubsub.publishing",
     "notify_user": "wsrpc_app.pubsub.publishing",
     "anotify_user": "wsrpc_app.pubsub.publishing",
+    "history": "wsrpc_app.pubsub.history",
+    "ahistory": "wsrpc_app.pubsub.history",
 }
 
 

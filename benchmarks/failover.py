@@ -88,6 +88,7 @@ class Outcome:
     dropped: int = 0
     publish_errors: int = 0
     first_sent_ns: int = 0
+    last_sent_ns: int = 0
     last_delivery_ns: int = 0
     #: perf_counter_ns() when each subscriber of the killed server was subscribed again.
     resubscribed_ns: list[int] = dataclasses.field(default_factory=list)
@@ -303,6 +304,7 @@ class WsrpcDriver:
             if delay > 0:
                 await asyncio.sleep(delay)
             await publisher.publish(functools.partial(payload, seq))
+            self.outcome.last_sent_ns = time.perf_counter_ns()
             published(seq + 1)
         await publisher.wait_answered()
 
@@ -439,6 +441,7 @@ class SocketIODriver:
             dropped=counts["dropped"],
             publish_errors=counts["publishErrors"],
             first_sent_ns=counts["firstSentNs"],
+            last_sent_ns=counts["lastSentNs"],
             last_delivery_ns=counts["lastDeliveryNs"],
             resubscribed_ns=list(counts["resubscribedNs"]),
             client_cpu_s=cpu - self._cpu if cpu is not None and self._cpu is not None else None,

@@ -208,6 +208,13 @@ class RunResult:
             return float("nan")
         return max(0.0, (self.outcome.last_delivery_ns - self.kill_ns) / 1e9)
 
+    @property
+    def tail_s(self) -> float:
+        """Seconds from sending the last event until every subscriber had every event; NaN when some never arrived."""
+        if self.outcome.lost or not self.outcome.last_delivery_ns or not self.outcome.last_sent_ns:
+            return float("nan")
+        return max(0.0, (self.outcome.last_delivery_ns - self.outcome.last_sent_ns) / 1e9)
+
     def resubscribed_s(self, fraction: float) -> float:
         """That percentile of the seconds from the kill until a moved subscriber was subscribed again."""
         return percentile(sorted((t - self.kill_ns) / 1e9 for t in self.outcome.resubscribed_ns), fraction)
@@ -420,6 +427,7 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
     headers = [
         "peer",
         "every event, s after the kill",
+        "s after the last publish",
         "resubscribed p50 s",
         "resubscribed max s",
         "lost",
@@ -438,6 +446,7 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
             [
                 s.peer.name,
                 _seconds(s, lambda r: r.complete_s),
+                _seconds(s, lambda r: r.tail_s),
                 _seconds(s, lambda r: r.resubscribed_s(0.5)),
                 _seconds(s, lambda r: r.resubscribed_s(1.0)),
                 _total(s, lambda r: r.outcome.lost),
@@ -459,9 +468,10 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
     lines += [
         "",
         "Columns: every event = last first-time delivery − the kill, when every subscriber got every event "
-        "(never: some never arrived); resubscribed = from the kill until a moved subscriber was subscribed "
-        "again (wsrpc: the `rpc.subscribe` result with `since`; Socket.IO: `connect` with `recovered`, or the "
-        "answer to subscribing again when not recovered); lost = events some subscriber never got by the "
+        "(never: some never arrived), which includes the rest of the publishing schedule; after the last publish = "
+        "the same from the last event's send time; resubscribed = from the kill until a moved subscriber was "
+        "subscribed again (wsrpc: the `rpc.subscribe` result with `since`; Socket.IO: `connect` with `recovered`, "
+        "or the answer to subscribing again when not recovered); lost = events some subscriber never got by the "
         "deadline; duplicated = events a subscriber got twice (nothing is filtered on the client); out of "
         "order = events whose offset (wsrpc; Socket.IO: the stream id) is lower than one the subscriber "
         "already had; recovered = moved subscribers whose resubscription brought back what they missed; "

@@ -37,6 +37,7 @@ const tally = {
   stray: 0,
   lastDeliveryNs: 0,
   firstSentNs: 0,
+  lastSentNs: 0,
   publishErrors: 0,
   // Sockets of the victim that came back, and how.
   recovered: 0,
@@ -52,7 +53,8 @@ function options() {
   return {
     transports: ["websocket"],
     forceNew: true,
-    reconnectionDelay: config.reconnectDelay * 1000,
+    // socket.io-client reads 0 as "unset" (1 s): 1 ms stands for an immediate reconnection.
+    reconnectionDelay: Math.max(1, config.reconnectDelay * 1000),
     reconnectionDelayMax: config.reconnectDelayMax * 1000,
     // The first attempt after a uniformly random delay in [0, 2 × reconnectDelay], as the Python side does.
     randomizationFactor: 1,
@@ -160,6 +162,7 @@ async function publishAll(publisher) {
     while (inFlight >= config.window) await new Promise((resolve) => (wake = resolve));
     const t = now();
     if (!tally.firstSentNs) tally.firstSentNs = t;
+    tally.lastSentNs = t;
     inFlight += 1;
     const ack = publisher
       .timeout(15000)

@@ -500,3 +500,43 @@ def test_manage_py_check_passes_a_warning(capsys: pytest.CaptureFixture[str]) ->
     with override_settings(WSRPC=wsrpc(METHOD=[])):
         call_command("check")
     assert "wsrpc_app.W001" in capsys.readouterr().err
+
+
+# History -----------------------------------------------------------------------
+
+
+def test_w004_a_layer_that_keeps_no_history() -> None:
+    layer = {"BACKEND": "tests.support.pubsub.SomeOtherLayer", "CONFIG": {}}
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
+        messages = [m for m in wsrpc_messages() if m.id == "wsrpc_app.W004"]
+    assert len(messages) == 1 and "keeps no topic history" in messages[0].msg
+
+
+@pytest.mark.parametrize("hosts", [[], "redis://x", {"address": "redis://x"}, 3])
+def test_e011_history_hosts_not_a_list(hosts: Any) -> None:
+    with override_settings(WSRPC=wsrpc(HISTORY_HOSTS=hosts)):
+        assert wsrpc_ids() == ["wsrpc_app.E011"]
+
+
+def test_history_hosts_as_a_list_pass() -> None:
+    with override_settings(WSRPC=wsrpc(HISTORY_HOSTS=["redis://127.0.0.1:6379/1"], MAX_RECOVERED=50)):
+        assert wsrpc_ids() == []
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "300"])
+def test_e007_max_recovered(value: Any) -> None:
+    with override_settings(WSRPC=wsrpc(MAX_RECOVERED=value)):
+        assert wsrpc_ids() == ["wsrpc_app.E007"]
+
+
+@pytest.mark.django_db
+def test_e012_topic_rows_with_history_out_of_range() -> None:
+    from wsrpc_app.models import MAX_HISTORY_SIZE, Topic
+
+    Topic.objects.create(name="fine", history_size=10, history_ttl=60)
+    Topic.objects.create(name="huge", history_size=MAX_HISTORY_SIZE + 1, history_ttl=60)
+    Topic.objects.create(name="forever", history_size=1, history_ttl=0)
+    Topic.objects.create(name="off", history_size=0, history_ttl=0)  # no history: its lifetime does not matter
+    messages = [m for m in run_checks(tags=["database"], databases=["default"]) if m.id == "wsrpc_app.E012"]
+    assert sorted(m.obj.name for m in messages) == ["forever", "huge"]
+    assert wsrpc_ids() == [], "without --database the rows are not read"

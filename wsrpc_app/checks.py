@@ -204,10 +204,15 @@ def check_topics(app_configs: Sequence[AppConfig] | None = None, **kwargs: objec
     from .models import Topic
 
     messages: list[CheckMessage] = []
-    try:
-        topics = list(Topic.objects.filter(history_size__gt=0))
-    except DatabaseError:
-        return messages  # not migrated yet: migrate reports that
+    databases = kwargs.get("databases")
+    if not isinstance(databases, Iterable):
+        return messages  # only with manage.py check --database
+    topics: list[Topic] = []
+    for alias in databases:
+        try:
+            topics += Topic.objects.using(alias).filter(history_size__gt=0)
+        except DatabaseError:
+            continue  # not migrated yet: migrate reports that
     for topic in topics:
         try:
             topic.clean_fields(exclude=["name", "description"])

@@ -275,21 +275,15 @@ def test_history_sends_since_and_limit(scripted: Any) -> None:
 @pytest.fixture(scope="module")
 def redis_server(redis_url: str) -> Iterator[ServerProcess]:
     """Daphne on the Redis channel layer: the topics' history outlives a restart."""
-    server = server_with_topics("daphne", **redis_env(redis_url))
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()
+    with server_with_topics("daphne", **redis_env(redis_url)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def memory_server() -> Iterator[ServerProcess]:
     """Daphne on the in-memory channel layer: a restart loses the topics' history (a new epoch)."""
-    server = server_with_topics("daphne")
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()
+    with server_with_topics("daphne") as server:
+        yield server
 
 
 #: A client of the page's own that records events and gaps of ``topic`` (the argument).
@@ -386,9 +380,7 @@ def test_rpc_gap_after_redis_lost_its_data_is_emitted(open_page: Any) -> None:
     redis_server_or_skip()
     topic = new_topic()
     with RedisServer() as redis:
-        server = server_with_topics("daphne", **redis_env(redis.url))
-        try:
-            server.start()
+        with server_with_topics("daphne", **redis_env(redis.url)) as server:
             page = install(open_page(server.http_url))
             page.evaluate(
                 """async (topic) => {
@@ -430,8 +422,6 @@ def test_rpc_gap_after_redis_lost_its_data_is_emitted(open_page: Any) -> None:
                     sent: frames.filter((f) => f.method === "rpc.gap").map((f) => f.params.epoch),
                 })"""
             )
-        finally:
-            server.cleanup()
     (gap,) = seen["gaps"]
     assert (gap["topic"], gap["reason"], gap["missed"]) == (topic, "gap", None)
     assert gap["epoch"] != seen["first"]["epoch"]

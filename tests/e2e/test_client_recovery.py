@@ -67,9 +67,7 @@ async def test_every_event_published_across_a_restart_arrives_once_in_order(
     kind: str, redis_settings: dict[str, str | None], topic: str
 ) -> None:
     received = Received()
-    server = server_with_topics(kind, **redis_settings)
-    try:
-        server.start()
+    with server_with_topics(kind, **redis_settings) as server:
         async with client_for(server, on_gap=received.on_gap) as client:
             subscribed = await client.subscribe(topic, received.on_event)
             assert subscribed["offset"] == 0 and isinstance(subscribed["epoch"], str)
@@ -87,8 +85,6 @@ async def test_every_event_published_across_a_restart_arrives_once_in_order(
             await wait_for(lambda: len(received.data) >= 501)
             await asyncio.sleep(0.2)  # nothing more may come: no duplicate
             assert client.position(topic) == Position(subscribed["epoch"], 501)
-    finally:
-        server.cleanup()
     assert at_stop < 500
     assert received.data == list(range(1, 502))
     assert received.gaps == []
@@ -99,9 +95,7 @@ async def test_events_published_while_the_server_is_down_are_recovered(
     kind: str, redis_settings: dict[str, str | None], topic: str
 ) -> None:
     received = Received()
-    server = server_with_topics(kind, **redis_settings)
-    try:
-        server.start()
+    with server_with_topics(kind, **redis_settings) as server:
         async with client_for(server, on_gap=received.on_gap) as client:
             await client.subscribe(topic, received.on_event)
             for n in range(1, 4):
@@ -113,8 +107,6 @@ async def test_events_published_while_the_server_is_down_are_recovered(
             await wait_for(lambda: len(received.data) >= 23)
             await client.publish(topic, "live")
             await wait_for(lambda: received.data[-1:] == ["live"])
-    finally:
-        server.cleanup()
     assert received.data == [1, 2, 3, *range(1, 21), "live"]
     assert received.gaps == []
 
@@ -122,9 +114,7 @@ async def test_events_published_while_the_server_is_down_are_recovered(
 @pytest.mark.parametrize("kind", SERVERS)
 async def test_a_restart_that_loses_the_history_is_told(kind: str, topic: str) -> None:
     received = Received()
-    server = server_with_topics(kind)  # the in-memory layer: history lives in the server process
-    try:
-        server.start()
+    with server_with_topics(kind) as server:  # the in-memory layer: history lives in the server process
         async with client_for(server, on_gap=received.on_gap) as client:
             await client.subscribe(topic, received.on_event)
             for n in range(1, 4):
@@ -137,8 +127,6 @@ async def test_a_restart_that_loses_the_history_is_told(kind: str, topic: str) -
             await client.publish(topic, 4)
             await wait_for(lambda: received.data == [1, 2, 3, 4])
             after = client.position(topic)
-    finally:
-        server.cleanup()
     (gap,) = received.gaps
     assert (gap.topic, gap.reason) == (topic, "not_recovered")
     assert gap.position is not None and gap.position.epoch != before.epoch
@@ -148,9 +136,7 @@ async def test_a_restart_that_loses_the_history_is_told(kind: str, topic: str) -
 async def test_since_older_than_the_history_keeps_is_told(redis_settings: dict[str, str | None]) -> None:
     received = Received()
     topic = new_topic("short")
-    server = server_with_topics("uvicorn", **redis_settings)
-    try:
-        server.start()
+    with server_with_topics("uvicorn", **redis_settings) as server:
         async with client_for(server, on_gap=received.on_gap) as client:
             await client.subscribe(topic, received.on_event)
             await client.publish(topic, 1)
@@ -162,8 +148,6 @@ async def test_since_older_than_the_history_keeps_is_told(redis_settings: dict[s
             await client.publish(topic, "next")
             await wait_for(lambda: received.data[-1:] == ["next"])
             position = client.position(topic)
-    finally:
-        server.cleanup()
     assert received.data == [1, "next"]
     (gap,) = received.gaps
     assert (gap.topic, gap.reason, gap.position) == (topic, "not_recovered", Position(gap.position.epoch, 11))
@@ -172,11 +156,8 @@ async def test_since_older_than_the_history_keeps_is_told(redis_settings: dict[s
 
 @pytest.fixture(scope="module")
 def history_server() -> Iterator[ServerProcess]:
-    server = server_with_topics("daphne")
-    try:
-        yield server.start()
-    finally:
-        server.cleanup()
+    with server_with_topics("daphne") as server:
+        yield server
 
 
 async def test_rewind_1_gives_the_last_value_then_every_new_one(history_server: ServerProcess, topic: str) -> None:
@@ -219,9 +200,7 @@ async def test_rpc_gap_after_redis_lost_its_data_reaches_on_gap(topic: str) -> N
     redis_server_or_skip()
     received = Received()
     with RedisServer() as redis:
-        server = server_with_topics("daphne", **redis_env(redis.url))
-        try:
-            server.start()
+        with server_with_topics("daphne", **redis_env(redis.url)) as server:
             client = client_for(server, on_gap=received.on_gap)
             notices: list[Any] = []
             handle = client._on_gap
@@ -244,8 +223,6 @@ async def test_rpc_gap_after_redis_lost_its_data_reaches_on_gap(topic: str) -> N
                     await asyncio.sleep(0.1)
                 await wait_for(lambda: received.gaps != [])
                 position = client.position(topic)
-        finally:
-            server.cleanup()
     gap = received.gaps[0]
     assert (gap.topic, gap.reason, gap.missed) == (topic, "gap", None)
     assert gap.position is not None and gap.position.epoch != first["epoch"]

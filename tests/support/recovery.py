@@ -3,9 +3,8 @@
 Topics ``rec.*`` keep 1,000 events, ``short.*`` only 3 (``Topic`` pattern
 rows, so that each test takes topic names of its own)::
 
-    server = server_with_topics("daphne", **redis_env(redis_url))
-    server.start()
-    published(publisher(server, "rec.abc", 20))   # data 1..20, from another process
+    with server_with_topics("daphne", **redis_env(redis_url)) as server:   # started; cleaned up after
+        published(publisher(server, "rec.abc", 20))   # data 1..20, from another process
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ for n in range(1, count + 1):
 
 
 def server_with_topics(kind: str, **env: str | None) -> ServerProcess:
-    """A server (not started) on a database of its own that has the ``rec.#`` and ``short.#`` rows."""
+    """A server on a database of its own that has the ``rec.#`` and ``short.#`` rows; ``with`` starts it."""
     server = ServerProcess(kind, env=env)
     try:
         server.migrate()

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from ..acl.access import allowed, caller_topics
 from ..conf import wsrpc_settings
 from ..core import protocol
-from ..core.errors import InvalidRequest, RpcError
+from ..core.errors import InvalidRequest, RpcError, Unavailable
 from ..core.protocol import Batch, Invalid, Response
 from ..core.registry import Registry
 from ..core.topics import MAX_LENGTH, validate_topic
@@ -74,11 +74,20 @@ class PublishSerializer(serializers.Serializer[None]):  # it validates input: no
             raise serializers.ValidationError(exc.data["reason"]) from None
 
 
+class ServiceUnavailable(exceptions.APIException):
+    """503: the channel layer or the history store cannot be reached; the client may retry."""
+
+    status_code = 503
+    default_detail = "The channel layer cannot be reached; retry later."
+    default_code = "unavailable"
+
+
 class PublishView(APIView):
     """``POST {"topic": T, "data": ANY}``: publish as the authenticated caller, on every process.
 
     403 when the caller may not publish to the topic, 400 for an invalid
-    topic name. Throttle it with DRF's ``throttle_classes`` if need be.
+    topic name, 503 when the channel layer or the history cannot be reached.
+    Throttle it with DRF's ``throttle_classes`` if need be.
     """
 
     permission_classes = [AllowAny]  # Topic rows decide
@@ -89,8 +98,13 @@ class PublishView(APIView):
         topic: str = serializer.validated_data["topic"]
         if not allowed(request.user, "publish", topic):
             raise exceptions.PermissionDenied(f"You may not publish to {topic!r}.")
-        publish(topic, serializer.validated_data["data"])
-        return DrfResponse({"topic": topic})
+        try:
+            at = publish(topic, serializer.validated_data["data"])
+        except Unavailable as exc:
+            raise ServiceUnavailable(exc.data["reason"] if isinstance(exc.data, dict) else None) from exc
+        if at is None:
+            return DrfResponse({"topic": topic})
+        return DrfResponse({"topic": topic, "offset": at.offset, "epoch": at.epoch})
 
 
 class TopicsView(APIView):

@@ -82,7 +82,8 @@ def test_session_auth(rows: dict[str, Any], client: Client) -> None:
     client.force_login(rows["stan"])
     response = post(client, {"topic": "news", "data": "from staff"})
     assert response.status_code == 200
-    assert response.json() == {"topic": "news"}
+    answer = response.json()
+    assert answer == {"topic": "news", "offset": 1, "epoch": answer["epoch"]}, "news keeps history"
 
 
 def test_session_auth_needs_the_csrf_token(rows: dict[str, Any]) -> None:

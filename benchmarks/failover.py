@@ -153,10 +153,13 @@ class _Subscriber:
         result = reply.get("result")
         if not isinstance(result, dict):
             raise RuntimeError(f"rpc.subscribe failed on {self.url}: {reply!r}")
+        return result
+
+    def _subscribed(self, result: dict[str, Any]) -> None:
+        """Take a subscribe result: its position, then its publications, before any frame that follows it."""
         self._move(result.get("epoch"), result.get("offset"))
         for publication in result.get("publications") or ():
             self._event(publication)
-        return result
 
     async def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         assert self.connection is not None
@@ -183,6 +186,10 @@ class _Subscriber:
             self.epoch, self.offset = params.get("epoch"), params.get("offset", 0)
         elif method is None and message.get("id") in self._pending:
             future = self._pending.pop(message["id"])
+            # Here, not in the task awaiting the reply: it resumes only after the frames read with this one, and
+            # a live event among them would then count as out of order.
+            if isinstance(message.get("result"), dict):
+                self._subscribed(message["result"])
             if not future.done():
                 future.set_result(message)
         else:

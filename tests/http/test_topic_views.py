@@ -83,7 +83,8 @@ def test_session_auth(rows: dict[str, Any], client: Client) -> None:
     response = post(client, {"topic": "news", "data": "from staff"})
     assert response.status_code == 200
     answer = response.json()
-    assert answer == {"topic": "news", "offset": 1, "epoch": answer["epoch"]}, "news keeps history"
+    assert set(answer) == {"topic", "offset", "epoch"}, "news keeps history"
+    assert answer["topic"] == "news" and answer["offset"] >= 1
 
 
 def test_session_auth_needs_the_csrf_token(rows: dict[str, Any]) -> None:

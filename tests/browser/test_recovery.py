@@ -173,6 +173,30 @@ def test_skipped_offsets_and_duplicates_never_pass_silently(scripted: Any) -> No
     assert seen["log"] == [["gap", {"topic": "room.1", "reason": "gap", "epoch": "e1", "offset": 4, "missed": [3, 4]}]]
 
 
+def test_a_renewal_with_no_answer_reconnects_and_renews_again(scripted: Any) -> None:
+    seen = scripted.evaluate(
+        """async () => {
+            const client = await R.client({ callTimeout: 200 });
+            const states = [];
+            client.on("state", ({ state, reason }) => states.push([state, reason ?? null]));
+            client.subscribe("room.1", () => {});
+            await R.answer(T.fake, "rpc.subscribe", { topic: "room.1", subscribed: true, offset: 2, epoch: "e1" });
+            const silent = await R.drop(client);  // the renewal on it is never answered
+            await T.until(() => T.fake !== silent && client.state === "open");
+            const renewed = { topic: "room.1", offset: 2, epoch: "e1", recovered: true, publications: [] };
+            const params = await R.answer(T.fake, "rpc.subscribe", renewed);
+            await T.sleep(20);
+            const renewals = R.requests(silent).filter((m) => m.method === "rpc.subscribe").length;
+            client.close();
+            return { params, renewals, states, subscriptions: client.subscriptions };
+        }"""
+    )
+    assert seen["renewals"] == 1
+    assert seen["params"] == {"topic": "room.1", "since": {"offset": 2, "epoch": "e1"}}
+    assert ["reconnecting", "renewal timeout"] in seen["states"]
+    assert seen["subscriptions"] == ["room.1"]
+
+
 def test_patterns_and_topics_without_history_are_renewed_plainly(scripted: Any) -> None:
     renewed = scripted.evaluate(
         """async () => {

@@ -24,7 +24,8 @@
  * meanwhile reach the same handlers first, in order, each once; when they cannot (the history
  * was lost or trimmed, or the server sends rpc.gap) "gap" is emitted so the page can refetch.
  * Patterns, and topics without history, are renewed plainly: their events published in between
- * are missed. The heartbeat (`rpc.ping` every `heartbeatInterval` ms) treats a connection
+ * are missed. A renewal not answered within `callTimeout` drops that connection: the next one
+ * renews again. The heartbeat (`rpc.ping` every `heartbeatInterval` ms) treats a connection
  * that does not answer within `heartbeatTimeout` ms as dead (half-open) and reconnects.
  */
 
@@ -483,6 +484,7 @@ export class WsRpcClient extends EventTarget {
 
   _subscribeRemote(topics) {
     if (!topics.length) return Promise.resolve([]);
+    const ws = this._ws;
     const subs = topics.map((topic) => this._subs.get(topic));
     const since = subs.map((sub) => Boolean(sub.position));
     const replies = this._request(
@@ -505,6 +507,11 @@ export class WsRpcClient extends EventTarget {
           if (this._subs.get(topic) !== sub) return;
           // A lost connection is not a refusal: the next connection renews the subscription.
           if (error.code === ErrorCode.DISCONNECTED) return this._handOn(sub, held);
+          if (error.code === ErrorCode.TIMED_OUT && sub.confirmed) {
+            // A renewal with no answer is no refusal either: renew everything on a new connection.
+            this._handOn(sub, held);
+            return this._abandon(ws, "renewal timeout");
+          }
           this._subs.delete(topic);
           sub.reject(error);
           if (sub.confirmed) this._emit("unsubscribed", { topic, reason: error.message, error });

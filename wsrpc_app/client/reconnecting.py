@@ -388,7 +388,8 @@ class WsRpcClient(PeerCalls):
         first = self._subscribing[topic] = asyncio.get_running_loop().create_future()
         sub.hold()
         try:
-            result: JSONObject = await self.request("rpc.subscribe", sub.subscribe_params(rewind=rewind))
+            params = sub.subscribe_params(rewind=rewind)
+            result: JSONObject = await self.request("rpc.subscribe", params)
         except BaseException:
             sub.release()
             self._forget(sub)
@@ -396,7 +397,7 @@ class WsRpcClient(PeerCalls):
         finally:
             del self._subscribing[topic]
             first.set_result(None)
-        self._hand_on(sub, sub.subscribed(result, since=since is not None) + sub.release())
+        self._hand_on(sub, sub.subscribed(result, since="since" in params) + sub.release())
         return result
 
     async def _add_rewound(

@@ -94,6 +94,9 @@ class Outcome:
     resubscribed_ns: list[int] = dataclasses.field(default_factory=list)
     #: CPU seconds the client used (this process, or the Node.js client).
     client_cpu_s: float | None = None
+    #: Reconnection attempts that failed (connecting or resubscribing), and why (the first few).
+    failed_attempts: int = 0
+    attempt_errors: list[str] = dataclasses.field(default_factory=list)
     #: A few subscribers that missed events: whether they were moved, and the first sequence numbers they missed.
     missing: list[tuple[bool, list[int]]] = dataclasses.field(default_factory=list)
 
@@ -134,7 +137,6 @@ class _Subscriber:
         #: (epoch, offset) of the last event, gap notice or subscribe result.
         self.epoch: str | None = None
         self.offset = 0
-        self.resubscribed = False
         self._ids = 0
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
@@ -250,7 +252,10 @@ class _Subscriber:
                 await self.connect(plan.survivor)
                 result = await self.subscribe(since=True)
             except (OSError, TimeoutError, RuntimeError) as exc:  # ConnectionError is an OSError
-                self.driver.errors.append(repr(exc))
+                outcome = self.driver.outcome
+                outcome.failed_attempts += 1
+                if len(outcome.attempt_errors) < 3:
+                    outcome.attempt_errors.append(repr(exc))
                 # Forget it first: closing it is no drop of the survivor's.
                 connection, self.connection = self.connection, None
                 if connection is not None:
@@ -263,7 +268,6 @@ class _Subscriber:
                 outcome.recovered += 1
             else:
                 outcome.not_recovered += 1
-            self.resubscribed = True
             return
 
 
@@ -275,8 +279,6 @@ class WsrpcDriver:
         self.outcome = Outcome(expected=plan.events * len(plan.subscribers))
         self.all_delivered = asyncio.Event()
         self.closing = False
-        #: Failed reconnection attempts, for the log.
-        self.errors: list[str] = []
         self._subscribers = [_Subscriber(self, url) for url in plan.subscribers]
         self._failovers: list[asyncio.Task[None]] = []
         self._publisher: Publisher | None = None
@@ -453,6 +455,8 @@ class SocketIODriver:
             resubscribed_ns=list(counts["resubscribedNs"]),
             client_cpu_s=cpu - self._cpu if cpu is not None and self._cpu is not None else None,
             missing=[(bool(moved), list(seqs)) for moved, seqs in counts["missing"]],
+            failed_attempts=counts["failedAttempts"],
+            attempt_errors=list(counts["attemptErrors"]),
         )
 
 

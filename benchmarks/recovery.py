@@ -382,6 +382,8 @@ def _line(peer: Peer, number: int, result: RunResult) -> str:
         f"  lost {o.lost}  duplicated {o.duplicates}  out of order {o.reordered}"
         f"  recovered {o.recovered}/{result.moved}  gaps {o.gaps}"
     )
+    if o.failed_attempts:
+        text += f"  failed reconnection attempts {o.failed_attempts} (first: {o.attempt_errors[0]})"
     if o.dropped or o.publish_errors or o.failed_resubscriptions or o.stray:
         text += (
             f"  dropped {o.dropped}  publish errors {o.publish_errors}"
@@ -486,11 +488,13 @@ def _problems(series: Series[RunResult]) -> str:
     errors = sum(r.outcome.publish_errors for r in series.runs)
     unsubscribed = sum(r.outcome.failed_resubscriptions for r in series.runs)
     stray = sum(r.outcome.stray for r in series.runs)
-    if not (dropped or errors or unsubscribed or stray):
+    attempts = sum(r.outcome.failed_attempts for r in series.runs)
+    if not (dropped or errors or unsubscribed or stray or attempts):
         return ""
     return (
         f"- `{series.peer.name}`: {dropped} subscriber(s) of the surviving process dropped, {errors} publish "
-        f"error(s), {unsubscribed} moved subscriber(s) never subscribed again, {stray} stray frame(s)."
+        f"error(s), {unsubscribed} moved subscriber(s) never subscribed again, {stray} stray frame(s), "
+        f"{attempts} failed reconnection attempt(s)."
     )
 
 

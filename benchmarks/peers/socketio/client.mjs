@@ -43,6 +43,9 @@ const tally = {
   recovered: 0,
   notRecovered: 0,
   resubscribedNs: [],
+  // Reconnection attempts that failed, and why (the first few).
+  failedAttempts: 0,
+  attemptErrors: [],
   // Sockets that lost their connection although their server lived.
   dropped: 0,
   failedSubscriptions: 0,
@@ -97,6 +100,10 @@ function subscriber(url) {
       completeSaid = true;
       say({ complete: at });
     }
+  });
+  socket.io.on("reconnect_error", (error) => {
+    tally.failedAttempts += 1;
+    if (tally.attemptErrors.length < 3) tally.attemptErrors.push(String(error?.message ?? error));
   });
   socket.on("disconnect", () => {
     if (url === config.victim) {

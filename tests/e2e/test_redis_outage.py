@@ -293,20 +293,45 @@ async def test_events_cross_between_the_processes_within_5_s_after_redis_restart
         assert_no_internal_error(replies)
 
 
+def assert_told_of_the_new_epoch(client: Peer, topic: str, old_epoch: str, new_event: Any) -> str:
+    """Before ``new_event`` (the first in a new epoch) ``client`` got an rpc.gap naming that epoch; the epoch."""
+    frames = list(client.frames)
+    assert new_event is not None, f"{client.label}: no event in a new epoch came; it received {frames}"
+    assert all(
+        frame.get("method") in ("rpc.event", "rpc.gap") and frame["params"]["topic"] == topic for frame in frames
+    ), frames
+    first_new = frames.index(new_event)
+    gaps = [frame for frame in frames[:first_new] if frame["method"] == "rpc.gap"]
+    assert gaps, f"{client.label} was not told: no rpc.gap before the first event of the new epoch; {frames}"
+    gap = gaps[-1]["params"]
+    new_epoch: str = new_event["params"]["epoch"]
+    assert gap["epoch"] == new_epoch != old_epoch, (client.label, gap, new_event)
+    assert "missed" not in gap, f"{client.label}: missed is for a gap within one epoch: {gap}"
+    assert new_event["params"]["offset"] == gap["offset"] + 1, (client.label, gap, new_event)
+    later = [frame["params"] for frame in frames[first_new:] if frame["method"] == "rpc.event"]
+    assert [params["offset"] for params in later] == list(range(gap["offset"] + 1, gap["offset"] + 1 + len(later))), (
+        client.label,
+        frames[first_new:],
+    )
+    assert {params["epoch"] for params in later} == {new_epoch}, later
+    return new_epoch
+
+
 async def test_history_subscribers_are_told_the_epoch_changed_when_redis_lost_its_data(
     cluster: Cluster, redis: RedisServer
 ) -> None:
-    """An rpc.gap in the new epoch before its first event; resubscribing with the old epoch recovers nothing."""
+    """An rpc.gap in the new epoch before its first event, on both processes; the old epoch recovers nothing."""
     topic = f"hist.epoch.{uuid.uuid4().hex[:8]}"
-    async with peers(cluster.a, cluster.b, cluster.b) as (subscriber, publisher, witness):
-        first = await subscriber.result("rpc.subscribe", {"topic": topic})
-        old_epoch = first["epoch"]
+    async with peers(cluster.a, cluster.b, cluster.b, cluster.a) as (on_a, on_b, publisher, late):
+        old_epoch = (await on_a.result("rpc.subscribe", {"topic": topic}))["epoch"]
+        assert (await on_b.result("rpc.subscribe", {"topic": topic}))["epoch"] == old_epoch
         for n in range(3):
             assert "result" in await publish(publisher, topic, {"from": "b", "n": n})
-        before = await subscriber.wait_for(lambda frame: frame.get("params", {}).get("offset") == 3, REPLY_TIMEOUT)
-        assert before is not None, f"the events before the outage did not arrive: {subscriber.frames}"
-        assert [frame["params"]["offset"] for frame in subscriber.frames] == [1, 2, 3], subscriber.frames
-        subscriber.frames.clear()
+        for client in (on_a, on_b):
+            third = await client.wait_for(lambda frame: frame.get("params", {}).get("offset") == 3, REPLY_TIMEOUT)
+            assert third is not None, f"{client.label}: the events before the outage did not arrive: {client.frames}"
+            assert [frame["params"]["offset"] for frame in client.frames] == [1, 2, 3], client.frames
+            client.frames.clear()
 
         redis.kill()
         await asyncio.sleep(DOWN)
@@ -316,31 +341,135 @@ async def test_history_subscribers_are_told_the_epoch_changed_when_redis_lost_it
             return frame.get("method") == "rpc.event" and frame["params"].get("epoch") != old_epoch
 
         async with publishing(topic, (publisher, "b")) as replies:
-            new_event = await subscriber.wait_for(in_new_epoch, RECOVERY + 2)
-        await subscriber.collect(quiet=0.3)
-        frames = list(subscriber.frames)
-        assert new_event is not None, f"no event in a new epoch reached the subscriber ({tally(replies)}): {frames}"
+            new_events = await asyncio.gather(*(client.wait_for(in_new_epoch, RECOVERY + 2) for client in (on_a, on_b)))
+        for client in (on_a, on_b):
+            await client.collect(quiet=0.3)
+        assert None not in new_events, f"an event in a new epoch did not come to each subscriber ({tally(replies)})"
         assert_no_internal_error(replies)
-        assert all(
-            frame.get("method") in ("rpc.event", "rpc.gap") and frame["params"]["topic"] == topic for frame in frames
-        ), frames
-        first_new = frames.index(new_event)
-        gaps = [frame for frame in frames[:first_new] if frame["method"] == "rpc.gap"]
-        assert gaps, f"the subscriber was not told: no rpc.gap before the first event of the new epoch; {frames}"
-        gap = gaps[-1]["params"]
-        new_epoch = new_event["params"]["epoch"]
-        assert gap["epoch"] == new_epoch != old_epoch, (gap, new_event)
-        assert "missed" not in gap, f"missed is for a gap in one epoch: {gap}"
-        assert new_event["params"]["offset"] == gap["offset"] + 1, (gap, new_event)
-        later = [frame["params"] for frame in frames[first_new:] if frame["method"] == "rpc.event"]
-        assert [params["offset"] for params in later] == list(range(gap["offset"] + 1, gap["offset"] + 1 + len(later)))
-        assert {params["epoch"] for params in later} == {new_epoch}, later
+        new_epochs = {
+            assert_told_of_the_new_epoch(client, topic, old_epoch, new_event)
+            for client, new_event in zip((on_a, on_b), new_events, strict=True)
+        }
+        assert len(new_epochs) == 1, f"the processes disagree on the new epoch: {new_epochs}"
+        (new_epoch,) = new_epochs
 
-        reply = await witness.request("rpc.subscribe", {"topic": topic, "since": {"offset": 3, "epoch": old_epoch}})
+        reply = await late.request("rpc.subscribe", {"topic": topic, "since": {"offset": 3, "epoch": old_epoch}})
         result = reply.get("result")
         assert result is not None, reply
         assert result["recovered"] is False and result["publications"] == [], result
         assert result["epoch"] == new_epoch, result
+
+
+# 3. Redis keeps its data, the connections to it drop ---------------------------------
+
+BLINK_STREAM = 150
+BLINK_AFTER = 50
+
+
+async def test_a_blink_of_the_redis_connections_loses_no_event_of_a_history_topic(
+    cluster: Cluster, redis: RedisServer
+) -> None:
+    """Mid-stream, Redis drops every connection three times (its data stays): each subscriber still gets every event.
+
+    A publish may answer -32053 meanwhile; the processes fill what their
+    layer lost from the topic's history, so no event is missing and none
+    comes twice, and there is nothing to tell with rpc.gap.
+    """
+    topic = f"hist.blink.{uuid.uuid4().hex[:8]}"
+    async with peers(cluster.a, cluster.b, cluster.b) as (on_a, on_b, publisher):
+        epochs = set()
+        for client in (on_a, on_b):
+            result = await client.result("rpc.subscribe", {"topic": topic})
+            assert result["offset"] == 0, result
+            epochs.add(result["epoch"])
+        (epoch,) = epochs
+        answers: list[tuple[int, dict[str, Any]]] = []
+        midway = asyncio.Event()
+
+        async def publish_stream() -> None:
+            for n in range(BLINK_STREAM):
+                answers.append((n, await publisher.request("rpc.publish", {"topic": topic, "data": {"n": n}})))
+                if n == BLINK_AFTER:
+                    midway.set()
+                await asyncio.sleep(0.005)
+
+        task = asyncio.create_task(publish_stream())
+        try:
+            async with asyncio.timeout(10):
+                await midway.wait()
+            dropped = []
+            for _ in range(3):
+                dropped.append(await asyncio.to_thread(redis.drop_clients))
+                await asyncio.sleep(0.05)
+            async with asyncio.timeout(30):
+                await task
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert dropped[0] > 0, "Redis had no client connection to drop"
+        refused = [(n, reply["error"]) for n, reply in answers if "error" in reply]
+        assert all(error["code"] == -32053 for _, error in refused), refused
+        accepted = [n for n, reply in answers if "result" in reply]
+
+        final = None
+        for _ in range(50):  # rpc.history itself may answer -32053 for a moment
+            reply = await publisher.request("rpc.history", {"topic": topic, "limit": 1})
+            if "result" in reply:
+                final = reply["result"]["offset"]
+                break
+            await asyncio.sleep(0.1)
+        assert final is not None, f"rpc.history did not answer after the blink: {reply}"
+        assert final >= len(accepted), f"history ends at offset {final}, {len(accepted)} publishes were accepted"
+
+        problems = {
+            client.label: await delivery_problems(client, server, final, accepted)
+            for client, server in ((on_a, cluster.a), (on_b, cluster.b))
+        }
+        # What the topic's history holds at the offsets any rpc.gap named.
+        named = sorted({n for found in problems.values() for gap in found["told"] for n in gap.get("missed", [])})
+        held = {}
+        if named:
+            history = await publisher.result(
+                "rpc.history", {"topic": topic, "since": {"offset": named[0] - 1, "epoch": epoch}}
+            )
+            held = {p["offset"]: p["data"] for p in history["publications"] if p["offset"] <= named[-1]}
+    reasons = [(n, error.get("data")) for n, error in refused]
+    refusals = f"{len(refused)} of {BLINK_STREAM} publishes answered -32053 (n, data): {reasons}"
+    silent = {label: found["silent"] for label, found in problems.items() if found["silent"]}
+    assert not silent, f"events lost or repeated without a word ({refusals}): {silent}"
+    told = {label: found["told"] for label, found in problems.items() if found["told"]}
+    assert not told, f"subscribers were told of gaps ({refusals}): {told}; history then held {held}"
+
+
+async def delivery_problems(client: Peer, server: ServerProcess, final: int, accepted: list[int]) -> dict[str, Any]:
+    """What ``client`` received of a topic's offsets 1..``final`` that it should not have.
+
+    ``silent``: offsets neither delivered nor announced by an rpc.gap, offsets
+    delivered twice, events out of order, accepted publishes never delivered
+    (with what the server logged); ``told``: the rpc.gap notices.
+    """
+    last = await client.wait_for(lambda frame: frame.get("params", {}).get("offset") == final, 10)
+    await client.collect(quiet=0.3)
+    events = [frame["params"] for frame in client.frames if frame.get("method") == "rpc.event"]
+    gaps = [frame["params"] for frame in client.frames if frame.get("method") == "rpc.gap"]
+    offsets = [params["offset"] for params in events]
+    announced = {n for gap in gaps if "missed" in gap for n in range(gap["missed"][0], gap["missed"][1] + 1)}
+    silent: dict[str, Any] = {}
+    if last is None:
+        silent["stopped after"] = events[-1:]
+    if missing := sorted(set(range(1, final + 1)) - set(offsets) - announced):
+        silent["missing offsets"] = missing
+    if repeated := sorted({offset for offset in offsets if offsets.count(offset) > 1}):
+        silent["repeated offsets"] = repeated
+    if offsets != sorted(offsets):
+        silent["out of order"] = offsets
+    numbers = [params["data"]["n"] for params in events]
+    if lost := sorted(set(accepted) - set(numbers)):
+        silent["accepted, never delivered (n)"] = lost
+    if silent:
+        logged = [line for line in server.output().splitlines() if "wsrpc" in line or "Error" in line]
+        silent["server logged"] = logged[-8:]
+    return {"silent": silent, "told": gaps}
 
 
 # Last: the processes are still fine ------------------------------------------------

@@ -13,8 +13,9 @@ import uuid
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
-from tests.support.pubsub import Peer, connected, fresh_permissions, make_topic  # noqa: F401
+from tests.support.pubsub import Peer, connected, fresh_permissions, make_topic, wsrpc  # noqa: F401
 from wsrpc_app.models import Topic
 
 # Rows are created by the test and read by the permission check in another
@@ -218,3 +219,22 @@ async def test_subscribing_again_answers_the_position(topics: None) -> None:
         again = await peer.result("rpc.subscribe", {"topic": topic})
         assert again == {"topic": topic, "subscribed": True, "offset": 1, "epoch": first["epoch"]}
         assert await peer.nothing_more()
+
+
+async def test_since_further_back_than_max_recovered_does_not_recover(topics: None) -> None:
+    """MAX_RECOVERED 5: since offset 3 of 8 recovers five events; since offset 2 would need six."""
+    topic = fresh("room")
+    with override_settings(WSRPC=wsrpc(MAX_RECOVERED=5)):
+        async with connected() as speaker, connected() as peer:
+            for n in range(1, 9):
+                await speaker.result("rpc.publish", {"topic": topic, "data": n})
+            epoch = (await peer.result("rpc.history", {"topic": topic, "limit": 1}))["epoch"]
+            since_3 = await peer.result("rpc.subscribe", {"topic": topic, "since": {"offset": 3, "epoch": epoch}})
+            assert since_3["recovered"] is True, since_3
+            assert [event["offset"] for event in since_3["publications"]] == [4, 5, 6, 7, 8]
+            await peer.result("rpc.unsubscribe", {"topic": topic})
+            since_2 = await peer.result("rpc.subscribe", {"topic": topic, "since": {"offset": 2, "epoch": epoch}})
+            assert since_2["recovered"] is False and since_2["publications"] == [], since_2
+            assert (since_2["offset"], since_2["epoch"]) == (8, epoch)
+            capped = await peer.result("rpc.history", {"topic": topic, "limit": 100})
+            assert [event["offset"] for event in capped["publications"]] == [4, 5, 6, 7, 8], capped

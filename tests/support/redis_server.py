@@ -112,6 +112,18 @@ class RedisServer:
         except OSError:
             return False
 
+    def drop_clients(self) -> int:
+        """Close every client connection (its data stays), as a network blink would; how many were closed."""
+        dropped = 0
+        with socket.create_connection((self.host, self.port), timeout=2) as sock:
+            for kind in (b"pubsub", b"normal"):
+                sock.sendall(b"CLIENT KILL TYPE " + kind + b" SKIPME yes\r\n")
+                reply = sock.recv(64)
+                if not reply.startswith(b":"):
+                    raise ServerError(f"{self!r} answered {reply!r} to CLIENT KILL")
+                dropped += int(reply[1:].strip())
+        return dropped
+
     # Lifecycle ----------------------------------------------------------------
 
     def start(self) -> RedisServer:

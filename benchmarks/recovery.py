@@ -264,6 +264,8 @@ async def warm_up(peer: Peer, processes: Sequence[PeerProcess], options: Options
         async with asyncio.timeout(options.timeout):
             await driver.publish(lambda _: None)
             await driver.complete()
+    except TimeoutError:
+        progress(f"{peer.name}: the warm-up did not deliver every event within {options.timeout:g} s")
     finally:
         await driver.finish()
 
@@ -295,13 +297,16 @@ async def measure(peer: Peer, processes: Sequence[PeerProcess], options: Options
             restart = asyncio.ensure_future(asyncio.to_thread(_restart, victim, victim.stop_timeout))
 
         schedule = options.events / options.rate
+        incomplete = f"publishing took over {schedule + options.timeout:g} s"
         try:
             async with asyncio.timeout(schedule + options.timeout):
                 await driver.publish(published)
+            incomplete = f"not every event arrived within {options.timeout:g} s of the last publish"
             async with asyncio.timeout(options.timeout):
                 await driver.complete()
+            incomplete = None
         except TimeoutError:
-            incomplete = f"not every event arrived within {options.timeout:g} s of the last publish"
+            pass
         except ConnectionError as exc:
             incomplete = str(exc)
         after = await Usage.now([survivor.pid], redis)

@@ -54,7 +54,7 @@ from .processes import PeerProcess, cpu_seconds
 from .stats import Series, percentile
 from .topics import HistoryTopic
 
-__all__ = ["Options", "RunResult", "add_arguments", "compare", "main", "measure", "render"]
+__all__ = ["Options", "RunResult", "add_arguments", "compare", "main", "measure", "render", "section_name", "warm_up"]
 
 #: A topic anyone may subscribe and publish to, keeping history (its Topic row is written before the servers start).
 TOPIC = "bench.recovery"
@@ -418,7 +418,7 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
     """The Markdown section of RESULTS.md for these results."""
     signal_name = "SIGKILL (a crash)" if options.signal == "kill" else "SIGTERM (a graceful stop)"
     lines = [
-        "## Recovery after a server process dies",
+        "## Recovery after a server process dies" + ("" if options.signal == "kill" else " (graceful stop)"),
         "",
         f"- Date: {env['date']}",
         f"- Command: `{command}`",
@@ -524,6 +524,11 @@ def _node_versions() -> str:
     return ", ".join([f"Node.js {node.removeprefix('v')}", *found])
 
 
+def section_name(options: Options) -> str:
+    """The section of RESULTS.md a run writes: ``recovery``, or ``recovery-term`` for a graceful stop."""
+    return "recovery" if options.signal == "kill" else f"recovery-{options.signal}"
+
+
 def main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """Run the comparison, print it and write it to RESULTS.md; 1 when wsrpc lost, repeated or reordered anything.
 
@@ -537,5 +542,5 @@ def main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     section = render(results, options, report.command_line(argv), env)
     ours = [s for s in results if s.peer.kind == "wsrpc"]
     return report.publish(
-        "recovery", section, args.output, ours, "lost, duplicated or reordered events, errors or drops"
+        section_name(options), section, args.output, ours, "lost, duplicated or reordered events, errors or drops"
     )

@@ -307,6 +307,91 @@ async def test_concurrent_publishers_on_both_processes_give_every_subscriber_con
         assert stored == sequences[0], "rpc.history disagrees with what the subscribers received"
 
 
+BURSTS = 3
+#: Publishes a connection sends before reading their replies (under the test settings' MAX_IN_FLIGHT, 16).
+BURST = 10
+
+
+async def publish_burst(client: Peer, topic: str, items: list[Any]) -> None:
+    """Send one rpc.publish per item without waiting, then read every reply: they run concurrently."""
+    ids = {f"burst-{uuid.uuid4().hex[:8]}": item for item in items}
+    for id_, item in ids.items():
+        await send_json(client.ws, {"jsonrpc": "2.0", "method": "rpc.publish", "params": [topic, item], "id": id_})
+    async with asyncio.timeout(REPLY_TIMEOUT):
+        while ids:
+            frame = loads(await client.ws.recv())
+            assert frame.get("id") in ids and frame.get("result", {}).get("topic") == topic, frame
+            del ids[frame["id"]]
+
+
+async def test_pipelined_publishers_give_exact_and_pattern_subscribers_one_order(cluster: Cluster, run_id: str) -> None:
+    """Publishes in flight together on both processes; pattern subscribers get the same offsets."""
+    topic = topic_name(cluster, "hist", "piped.t", run_id)
+    pattern = topic_name(cluster, "hist", "piped.*", run_id)
+    total = 2 * 2 * BURSTS * BURST
+    async with contextlib.AsyncExitStack() as stack:
+        subscribers = {
+            (server.name, name): Peer(await stack.enter_async_context(open_socket(server)))
+            for server in cluster.servers
+            for name in (topic, pattern)
+        }
+        for (_, name), subscriber in subscribers.items():
+            result = await subscriber.result("rpc.subscribe", {"topic": name})
+            assert result["topic"] == name and result["subscribed"] is True, result
+        publishers = {
+            f"{server.name}-{n}": Peer(await stack.enter_async_context(open_socket(server)))
+            for server in cluster.servers
+            for n in range(2)
+        }
+
+        async def bursts(label: str, client: Peer) -> None:
+            for burst in range(BURSTS):
+                await publish_burst(client, topic, [{"p": label, "n": burst * BURST + n} for n in range(BURST)])
+
+        readers = [asyncio.create_task(frames(subscriber, total, within=15)) for subscriber in subscribers.values()]
+        await asyncio.gather(*(bursts(label, client) for label, client in publishers.items()))
+        outcomes = await asyncio.gather(*readers, return_exceptions=True)
+        failed = {key: out for key, out in zip(subscribers, outcomes, strict=True) if isinstance(out, BaseException)}
+        assert not failed, "; ".join(f"{server} subscribed to {name}: {out}" for (server, name), out in failed.items())
+        received = {key: out for key, out in zip(subscribers, outcomes, strict=True) if isinstance(out, list)}
+
+    sequences = {}
+    for (server_name, name), got in received.items():
+        for frame in got:
+            assert frame.get("method") == "rpc.event" and "id" not in frame, frame
+            params = dict(frame["params"])
+            if name == pattern:
+                assert params.pop("subscription", None) == pattern, frame
+            assert_history_event(params, topic)
+        events = [frame["params"] for frame in got]
+        assert offsets(events) == list(range(1, total + 1)), (server_name, name, offsets(events))
+        sequences[server_name, name] = [(event["offset"], event["data"]["p"], event["data"]["n"]) for event in events]
+    first = next(iter(sequences.values()))
+    assert sorted((p, n) for _, p, n in first) == sorted((p, n) for p in publishers for n in range(BURSTS * BURST))
+    different = [key for key, sequence in sequences.items() if sequence != first]
+    assert not different, f"these subscribers saw another order than {next(iter(sequences))}: {different}"
+
+
+async def frames(client: Peer, count: int, within: float) -> list[Any]:
+    """The next ``count`` frames ``client`` receives; fails with what came when they do not come in time."""
+    got: list[Any] = []
+    try:
+        async with asyncio.timeout(within):
+            while len(got) < count:
+                got.append(await client.next_frame(within))
+    except TimeoutError:
+        seen = [frame.get("params", frame) for frame in got]
+        numbers = [
+            (params.get("offset"), params.get("data", {}).get("p"), params.get("data", {}).get("n")) for params in seen
+        ]
+        missing = sorted(set(range(1, count + 1)) - {offset for offset, _, _ in numbers})
+        raise AssertionError(
+            f"{len(got)} of {count} frames came within {within} s; offsets missing {missing}; "
+            f"the last five (offset, p, n): {numbers[-5:]}"
+        ) from None
+    return got
+
+
 # 3. Last value, history, trimming ---------------------------------------------
 
 

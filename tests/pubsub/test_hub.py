@@ -267,7 +267,7 @@ async def test_control_messages_reach_the_handlers(fresh_layer: Any) -> None:
 async def test_stop_ends_the_tasks(fresh_layer: Any) -> None:
     hub = Hub(fresh_layer)
     await hub.start()
-    tasks = list(hub._tasks)
+    tasks = list(hub.tasks)
     assert len(tasks) == 2 and not any(task.done() for task in tasks)
     await hub.stop()
     assert all(task.cancelled() for task in tasks)
@@ -278,7 +278,7 @@ async def test_stop_ends_a_reader_that_swallowed_a_cancellation() -> None:
     hub = Hub(layer)
     await hub.start()
     await asyncio.sleep(0.05)  # the reader waits in receive()
-    tasks = list(hub._tasks)
+    tasks = list(hub.tasks)
     await asyncio.wait_for(hub.stop(), 3)
     assert layer.swallowed == 1
     assert all(task.done() for task in tasks)

@@ -5,21 +5,33 @@ from __future__ import annotations
 from wsrpc_app.pubsub.sequence import Gap, Sequence
 
 
-def test_events_in_order_pass_straight_through() -> None:
+def started(epoch: str = "e", offset: int = 0) -> Sequence[str]:
+    """A sequence a subscriber started at a known position."""
     sequence: Sequence[str] = Sequence()
+    assert sequence.start(epoch, offset) == []
+    return sequence
+
+
+def test_events_in_order_pass_straight_through() -> None:
+    sequence = started()
     assert sequence.offer("e", 1, "a") == ["a"]
     assert sequence.offer("e", 2, "b") == ["b"]
     assert sequence.hole is None
 
 
-def test_the_first_event_seen_starts_the_sequence_wherever_it_is() -> None:
+def test_a_sequence_started_by_an_event_settles_then_releases_from_the_lowest() -> None:
     sequence: Sequence[str] = Sequence()
-    assert sequence.offer("e", 41, "a") == ["a"]
-    assert sequence.offer("e", 42, "b") == ["b"]
+    assert sequence.offer("e", 42, "b") == [] and sequence.settling
+    assert sequence.offer("e", 41, "a") == [], "an event in flight with it, overtaken"
+    assert sequence.offer("e", 44, "d") == []
+    assert sequence.settle() == ["a", "b"]
+    assert sequence.hole == (43, 43)
+    assert sequence.offer("e", 43, "c") == ["c", "d"]
+    assert sequence.offer("e", 40, "before") == [], "once settled, what came before is dropped"
 
 
 def test_an_early_event_waits_for_the_one_before_it() -> None:
-    sequence: Sequence[str] = Sequence()
+    sequence = started()
     sequence.offer("e", 1, "a")
     assert sequence.offer("e", 3, "c") == []
     assert sequence.hole == (2, 2)
@@ -28,7 +40,7 @@ def test_an_early_event_waits_for_the_one_before_it() -> None:
 
 
 def test_repeats_and_events_already_released_are_dropped() -> None:
-    sequence: Sequence[str] = Sequence()
+    sequence = started()
     sequence.offer("e", 1, "a")
     sequence.offer("e", 3, "c")
     assert sequence.offer("e", 1, "a again") == []
@@ -37,7 +49,7 @@ def test_repeats_and_events_already_released_are_dropped() -> None:
 
 
 def test_a_hole_filled_from_the_store_releases_in_order() -> None:
-    sequence: Sequence[str] = Sequence()
+    sequence = started()
     sequence.offer("e", 1, "a")
     sequence.offer("e", 4, "d")
     assert sequence.hole == (2, 3)
@@ -45,7 +57,7 @@ def test_a_hole_filled_from_the_store_releases_in_order() -> None:
 
 
 def test_what_the_store_no_longer_has_is_a_gap_before_the_events_that_follow() -> None:
-    sequence: Sequence[str] = Sequence()
+    sequence = started()
     sequence.offer("e", 1, "a")
     sequence.offer("e", 5, "e")
     assert sequence.fill([(3, "c")], through=4) == [Gap("e", 2, (2, 2)), "c", Gap("e", 4, (4, 4)), "e"]
@@ -53,7 +65,7 @@ def test_what_the_store_no_longer_has_is_a_gap_before_the_events_that_follow() -
 
 
 def test_filling_one_hole_leaves_a_later_one_waiting() -> None:
-    sequence: Sequence[str] = Sequence()
+    sequence = started()
     sequence.offer("e", 1, "a")
     sequence.offer("e", 3, "c")
     sequence.offer("e", 5, "e")
@@ -62,7 +74,7 @@ def test_filling_one_hole_leaves_a_later_one_waiting() -> None:
 
 
 def test_a_new_epoch_is_a_gap_then_starts_over() -> None:
-    sequence: Sequence[str] = Sequence()
+    sequence = started("old", 6)
     sequence.offer("old", 7, "a")
     assert sequence.offer("new", 1, "b") == [Gap("new", 0, None), "b"]
     assert sequence.offer("old", 8, "late") == [], "an event of an epoch left behind is dropped"
@@ -70,7 +82,7 @@ def test_a_new_epoch_is_a_gap_then_starts_over() -> None:
 
 
 def test_a_new_epoch_starting_past_one_waits_for_its_first_events() -> None:
-    sequence: Sequence[str] = Sequence()
+    sequence = started("old", 6)
     sequence.offer("old", 7, "a")
     assert sequence.offer("new", 3, "c") == [Gap("new", 0, None)]
     assert sequence.hole == (1, 2)
@@ -88,6 +100,6 @@ def test_a_subscriber_reading_the_store_starts_the_sequence_or_reveals_a_new_epo
 
 
 def test_skipping_with_nothing_missing_releases_nothing() -> None:
-    sequence: Sequence[str] = Sequence()
+    sequence = started()
     sequence.offer("e", 1, "a")
     assert sequence.skip(1) == []

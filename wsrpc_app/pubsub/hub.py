@@ -14,9 +14,14 @@ keeping memberships alive. Events of topics with history go through a
 :class:`~wsrpc_app.pubsub.sequence.Sequence` per topic and group, which puts
 them in offset order; the hub fills the holes it finds from the history
 store, and tells subscribers (``rpc.gap``) of what the store no longer has.
-When Redis lost its data (restarted empty, flushed), the hub notices within
-``WATCH_INTERVAL`` and joins its groups again at once, and checks the
-position of each topic it sequences. The running loop's hub is
+On the Redis layers the hub also watches the layer: every ``WATCH_INTERVAL``
+it asks Redis whether it dropped its connections or lost its data
+(:mod:`~wsrpc_app.pubsub.probe`), and pings itself through the layer. When
+Redis was out of reach, dropped its connections or lost its data, or the
+pings stop coming back, the layer's subscriptions and memberships cannot be
+trusted: the hub takes a new channel and joins every group with it, then
+checks the position of each topic it sequences, reading what its
+subscribers missed. The running loop's hub is
 :func:`wsrpc_app.pubsub.process.get_hub`.
 """
 
@@ -30,7 +35,7 @@ from typing import Protocol
 from ..acl.access import aretention_of
 from ..conf import wsrpc_settings
 from . import messages
-from .messages import CONTROL_GROUP, ControlMessage, subscription_group, user_group
+from .messages import CONTROL_GROUP, ControlMessage, ping_group, ping_message, subscription_group, user_group
 from .routes import Routes, Subscriber
 from .sequence import Gap, Sequence
 from .store import HistoryStore
@@ -40,8 +45,13 @@ __all__ = ["Hub", "ChannelLayer", "ControlHandler", "Probe", "FILL_DELAY", "WATC
 
 #: How long an event that came early waits for those before it, in seconds, before they are read from the store.
 FILL_DELAY = 0.1
-#: How often the hub asks Redis whether it lost its data, in seconds.
+#: How often the hub asks Redis whether it lost its data, and pings itself through the layer, in seconds.
 WATCH_INTERVAL = 1.0
+#: How long the layer may bring nothing, not even the hub's own pings, before the hub subscribes anew.
+STALL_AFTER = 3.0
+#: How often the hub compares the topics it sequences with the store, in watch intervals: events
+#: the layer lost when nothing came after them are found there.
+TAIL_EVERY = 5
 
 #: An event of a topic with history, as sequences hold it.
 _Event = tuple[Position, bytes | str]
@@ -64,9 +74,9 @@ class ChannelLayer(Protocol):
 
 
 class Probe(Protocol):
-    """Asks the channel layer's Redis whether it lost its data (:class:`~wsrpc_app.pubsub.redis_store.RedisStore`)."""
+    """Tells whether the layer's Redis dropped its connections or lost its data (:mod:`.probe`)."""
 
-    async def lost_data(self, marker: str) -> bool: ...
+    async def disturbed(self) -> bool: ...
 
 
 #: ``await handler(hub, message)`` for each control message.
@@ -91,29 +101,35 @@ class Hub:
         self.sequences: dict[str, dict[str, Sequence[_Event]]] = {}
         self._filling: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._reader: asyncio.Task[None] | None = None
         self._marker = new_epoch()
+        self._ping_group = ping_group(self._marker)
+        self._heard = 0.0
+
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The hub's own tasks running now: its reader, its timers, its fills."""
+        reader = [self._reader] if self._reader is not None else []
+        return [*reader, *self._tasks, *self._filling.values()]
+
+    def _own_groups(self) -> list[str]:
+        return [CONTROL_GROUP, self._ping_group] if self.probe is not None else [CONTROL_GROUP]
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("wsrpc.")
-        await self.layer.group_add(CONTROL_GROUP, self.channel)
-        self._tasks = [
-            asyncio.ensure_future(self._read()),
-            asyncio.ensure_future(self._refresh()),
-        ]
+        for group in self._own_groups():
+            await self.layer.group_add(group, self.channel)
+        self._heard = asyncio.get_running_loop().time()
+        self._reader = asyncio.ensure_future(self._read())
+        self._tasks = [asyncio.ensure_future(self._refresh())]
         if self.probe is not None:
             self._tasks.append(asyncio.ensure_future(self._watch()))
 
     async def stop(self) -> None:
-        tasks, self._tasks = [*self._tasks, *self._filling.values()], []
+        tasks = self.tasks
+        self._tasks, self._reader = [], None
         self._filling.clear()
-        # Cancel until done: on Python 3.11, asyncio.wait_for (which redis-py
-        # awaits inside channels_redis' receive) can swallow a cancellation that
-        # races with its result (CPython gh-86296), leaving the reader running.
-        while tasks:
-            for task in tasks:
-                task.cancel()
-            _, still = await asyncio.wait(tasks, timeout=0.5)
-            tasks = list(still)
+        await _cancel(tasks)
 
     # Memberships --------------------------------------------------------------
 
@@ -195,6 +211,7 @@ class Hub:
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.1
+            self._heard = asyncio.get_running_loop().time()
             try:
                 await self.handle(message)
             except Exception:
@@ -212,6 +229,8 @@ class Hub:
                 self._sequenced(message["group"], message["topic"], Position(epoch, offset), message["data"])
         elif message["type"] == "wsrpc.user":
             self.routes.deliver_user(message["group"], message["frame"])
+        elif message["type"] == "wsrpc.ping":
+            pass  # heard: the reader noted the time
         else:
             for handler in list(self.control_handlers):
                 await handler(self, message)
@@ -233,15 +252,19 @@ class Hub:
                 self.routes.deliver_event(group, topic, item[1], item[0])
 
     def _fill_later(self, group: str, topic: str, sequence: Sequence[_Event]) -> None:
-        if sequence.hole is not None and (group, topic) not in self._filling:
+        if (sequence.hole is not None or sequence.settling) and (group, topic) not in self._filling:
             self._filling[(group, topic)] = asyncio.ensure_future(self._fill(group, topic, sequence))
 
     async def _fill(self, group: str, topic: str, sequence: Sequence[_Event]) -> None:
         """Wait for the events of a hole; read what did not come from the store; a gap for what it lost."""
         try:
-            while (hole := sequence.hole) is not None:
+            while sequence.settling or sequence.hole is not None:
+                hole = sequence.hole
                 await asyncio.sleep(FILL_DELAY)
-                if sequence.hole != hole:
+                if sequence.settling:
+                    self._release(group, topic, sequence.settle())
+                    continue
+                if hole is None or sequence.hole != hole:
                     continue  # some came meanwhile: wait for the rest
                 first, through = hole
                 retention = await aretention_of(topic)
@@ -292,7 +315,7 @@ class Hub:
 
     async def rejoin(self) -> None:
         """Join every group this process listens on again."""
-        for group in [CONTROL_GROUP, *self.routes.groups()]:
+        for group in [*self._own_groups(), *self.routes.groups()]:
             try:
                 await self.layer.group_add(group, self.channel)
             except asyncio.CancelledError:
@@ -301,13 +324,17 @@ class Hub:
                 logger.exception("could not refresh membership of group %r", group)
 
     async def _watch(self) -> None:
-        """Rejoin at once when Redis lost its data or could not be reached; then check the topics sequenced."""
+        """Subscribe anew when Redis was out of reach, dropped its connections or lost its data, or went quiet."""
         assert self.probe is not None
+        loop = asyncio.get_running_loop()
         healthy = True
+        ticks = 0
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
+            ticks += 1
             try:
-                lost = await self.probe.lost_data(self._marker)
+                disturbed = await self.probe.disturbed()
+                await self.layer.group_send(self._ping_group, ping_message())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -315,29 +342,80 @@ class Hub:
                     logger.warning("the channel layer's Redis cannot be reached: %r", exc)
                 healthy = False
                 continue
-            if lost or not healthy:
-                if not healthy:
-                    logger.warning("the channel layer's Redis is back; joining groups again")
-                healthy = True
-                await self.rejoin()
-                await self.resync()
+            quiet = loop.time() - self._heard
+            if quiet <= STALL_AFTER and healthy and not disturbed:
+                if ticks % TAIL_EVERY == 0:
+                    await self._resync_quietly()
+                continue
+            logger.warning(
+                "the channel layer's Redis %s; subscribing anew",
+                "was out of reach" if not healthy else "dropped its connections" if disturbed else "went quiet",
+            )
+            try:
+                await self.renew()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("could not subscribe anew: %r", exc)
+                healthy = False
+            else:
+                healthy = await self._resync_quietly()
+
+    async def _resync_quietly(self) -> bool:
+        try:
+            await self.resync()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("could not compare the topics with their history: %r", exc)
+            return False
+        return True
+
+    async def renew(self) -> None:
+        """Read from a new channel, joined to every group: for a layer whose subscriptions were lost."""
+        channel = await self.layer.new_channel("wsrpc.")
+        if self._reader is not None:
+            await _cancel([self._reader])
+        old, groups = self.channel, [*self._own_groups(), *self.routes.groups()]
+        for group in groups:  # leaving first makes RedisPubSubChannelLayer unsubscribe, then subscribe again
+            try:
+                await self.layer.group_discard(group, old)
+            except Exception as exc:
+                logger.debug("could not leave group %r: %r", group, exc)
+        self.channel = channel
+        self._heard = asyncio.get_running_loop().time()
+        self._reader = asyncio.ensure_future(self._read())
+        await self.rejoin()
 
     async def resync(self) -> None:
         """Compare each sequenced topic with the store: a new epoch is a gap; events that never came are read."""
-        if self.store is None:
+        if self.store is None or not self.sequences:
             return
+        topics = sorted({topic for by_topic in self.sequences.values() for topic in by_topic})
+        positions = await self.store.positions(topics)
         for group, by_topic in list(self.sequences.items()):
             for topic, sequence in list(by_topic.items()):
-                retention = await aretention_of(topic)
-                if retention is None:
-                    continue
-                try:
+                position = positions.get(topic)
+                if position is None and sequence.epoch is not None:
+                    # The history is gone (Redis lost it): its next event starts a new epoch.
+                    retention = await aretention_of(topic)
+                    if retention is None:
+                        continue
                     position, _, _ = await self.store.read(topic, retention, after=None, count=0)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    logger.warning("could not read the position of %r: %r", topic, exc)
-                    continue
-                if self.sequences.get(group, {}).get(topic) is sequence:
+                if position is not None and self.sequences.get(group, {}).get(topic) is sequence:
                     self._release(group, topic, sequence.start(position.epoch, position.offset))
                     self._fill_later(group, topic, sequence)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel tasks until they are done.
+
+    On Python 3.11, asyncio.wait_for (which redis-py awaits inside
+    channels_redis' receive) can swallow a cancellation that races with its
+    result (CPython gh-86296), leaving a reader running.
+    """
+    while tasks:
+        for task in tasks:
+            task.cancel()
+        _, still = await asyncio.wait(tasks, timeout=0.5)
+        tasks = list(still)

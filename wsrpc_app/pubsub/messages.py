@@ -9,7 +9,9 @@ subscribers (see :mod:`wsrpc_app.pubsub.hub`). Groups:
   (``sensors.*.temp`` joins ``wsrpc.p.sensors``);
 - ``wsrpc.any``: patterns that start with a wildcard (``#``, ``*.error``);
 - ``wsrpc.u.<user key>``: connections of one user;
-- ``wsrpc.control``: every process, for permission changes.
+- ``wsrpc.control``: every process, for permission changes;
+- ``wsrpc.hub.<marker>``: one process's hub alone, which pings itself
+  through it to know the layer still delivers.
 
 A publish to ``a.b`` is therefore three group sends (``wsrpc.t.a.b``,
 ``wsrpc.p.a``, ``wsrpc.any``), whatever the number of subscribers. Each
@@ -34,6 +36,7 @@ __all__ = [
     "EventMessage",
     "UserMessage",
     "ControlMessage",
+    "PingMessage",
     "LayerMessage",
     "subscription_group",
     "publish_groups",
@@ -41,6 +44,8 @@ __all__ = [
     "event_messages",
     "user_message",
     "control_message",
+    "ping_group",
+    "ping_message",
     "parse",
 ]
 
@@ -81,7 +86,13 @@ class ControlMessage(TypedDict):
     what: str
 
 
-LayerMessage: TypeAlias = EventMessage | UserMessage | ControlMessage
+class PingMessage(TypedDict):
+    """A hub's message to itself: the layer still delivers."""
+
+    type: Literal["wsrpc.ping"]
+
+
+LayerMessage: TypeAlias = EventMessage | UserMessage | ControlMessage | PingMessage
 
 
 def _group(prefix: str, key: str) -> str:
@@ -128,6 +139,14 @@ def control_message(what: str) -> ControlMessage:
     return {"type": "wsrpc.control", "what": what}
 
 
+def ping_group(marker: str) -> str:
+    return _group("wsrpc.hub.", marker)
+
+
+def ping_message() -> PingMessage:
+    return {"type": "wsrpc.ping"}
+
+
 def parse(message: Mapping[str, object]) -> LayerMessage | None:
     """The message received from the layer, checked: None (logged) for a type this app does not send.
 
@@ -147,6 +166,8 @@ def parse(message: Mapping[str, object]) -> LayerMessage | None:
         frame = message.get("frame")
         if isinstance(group, str) and isinstance(frame, str):
             return {"type": kind, "group": group, "frame": frame}
+    elif kind == "wsrpc.ping":
+        return {"type": kind}
     elif kind == "wsrpc.control":
         what = message.get("what")
         if isinstance(what, str):

@@ -14,8 +14,10 @@ from ..acl.access import aallowed, invalidate
 from ..conf import wsrpc_settings
 from .hub import ChannelLayer, Hub
 from .messages import ControlMessage
+from .probe import RedisProbe
 from .redis_store import RedisStore
 from .store import HistoryStore, MemoryStore
+from .stream import new_epoch
 
 __all__ = ["get_hub", "current_hub", "channel_layer", "history_store", "history_backend", "recheck_subscriptions"]
 
@@ -34,7 +36,7 @@ def channel_layer() -> ChannelLayer:
 
 
 _memory_stores: weakref.WeakKeyDictionary[object, MemoryStore] = weakref.WeakKeyDictionary()
-_redis_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[object, RedisStore, RedisStore]] = (
+_redis_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[object, RedisStore]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -57,34 +59,43 @@ def _layer_settings() -> Mapping[str, object]:
     return config if isinstance(config, Mapping) else {}
 
 
+def _redis_hosts() -> tuple[list[dict[str, object]], str]:
+    """The Redis hosts of the channel layer, decoded as channels_redis does, and its key prefix."""
+    from channels_redis.utils import decode_hosts
+
+    config = _layer_settings().get("CONFIG")
+    config = config if isinstance(config, Mapping) else {}
+    return decode_hosts(config.get("hosts")), str(config.get("prefix", "asgi"))
+
+
 def history_store() -> HistoryStore | None:
     """The running loop's history store; None with a channel layer that has none."""
-    return _stores()[0]
-
-
-def _stores() -> tuple[HistoryStore | None, RedisStore | None]:
-    """The history store and the probe of the layer's Redis, for the running loop."""
     layer = channel_layer()
     if isinstance(layer, InMemoryChannelLayer):
         store = _memory_stores.get(layer)
         if store is None:
             store = _memory_stores[layer] = MemoryStore()
-        return store, None
+        return store
     if history_backend() != "redis":
-        return None, None
+        return None
     loop = asyncio.get_running_loop()
     made = _redis_stores.get(loop)
     if made is None or made[0] is not layer:
         from channels_redis.utils import decode_hosts
 
-        config = _layer_settings().get("CONFIG")
-        config = config if isinstance(config, Mapping) else {}
-        prefix = str(config.get("prefix", "asgi"))
-        probe = RedisStore(decode_hosts(config.get("hosts")), prefix)
-        hosts = wsrpc_settings.HISTORY_HOSTS
-        made = (layer, RedisStore(decode_hosts(hosts), prefix) if hosts else probe, probe)
-        _redis_stores[loop] = made
-    return made[1], made[2]
+        hosts, prefix = _redis_hosts()
+        if wsrpc_settings.HISTORY_HOSTS:
+            hosts = decode_hosts(wsrpc_settings.HISTORY_HOSTS)
+        made = _redis_stores[loop] = (layer, RedisStore(hosts, prefix))
+    return made[1]
+
+
+def _probe() -> RedisProbe | None:
+    """A watch on the channel layer's Redis, for a new hub; None for a layer without Redis."""
+    if history_backend() != "redis":
+        return None
+    hosts, prefix = _redis_hosts()
+    return RedisProbe(hosts, prefix, new_epoch())
 
 
 async def get_hub() -> Hub:
@@ -97,8 +108,7 @@ async def get_hub() -> Hub:
     async with lock:
         hub = _hubs.get(loop)
         if hub is None:
-            store, probe = _stores()
-            hub = Hub(channel_layer(), store, probe)
+            hub = Hub(channel_layer(), history_store(), _probe())
             hub.control_handlers.append(recheck_subscriptions)
             await hub.start()
             _hubs[loop] = hub

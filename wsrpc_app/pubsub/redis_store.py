@@ -15,9 +15,6 @@ A script appends and numbers an event in one step, so offsets have no hole
 and no repeat whichever process publishes. When Redis loses the hash
 (restarted empty, flushed, expired), the next read or append starts a new
 epoch. Times come from Redis' clock, so every process ages entries alike.
-
-The same connections also tell the hub when Redis lost its data (:meth:`RedisStore.lost_data`),
-so it can join its groups again at once.
 """
 
 from __future__ import annotations
@@ -117,26 +114,44 @@ class RedisStore:
     async def read(
         self, topic: str, retention: Retention, *, after: int | None, count: int
     ) -> tuple[Position, list[Entry], float]:
+        from redis.exceptions import ConnectionError
+
         script = self._read[self._shard(topic)]
-        epoch, offset, now, raw = await script(
-            keys=self._keys(topic),
-            args=[new_epoch(), "" if after is None else after, count, max(META_TTL, retention.ttl)],
-        )
+        args = [new_epoch(), "" if after is None else after, count, max(META_TTL, retention.ttl)]
+        try:
+            epoch, offset, now, raw = await script(keys=self._keys(topic), args=args)
+        except ConnectionError:
+            # A pooled connection Redis dropped fails once; reading again is harmless.
+            epoch, offset, now, raw = await script(keys=self._keys(topic), args=args)
         entries = [_entry(item) for item in raw]
         if after is None:
             entries.reverse()
         return Position(_text(epoch), int(offset)), entries, float(_text(now))
 
-    async def lost_data(self, marker: str) -> bool:
-        """Whether any host lost its data since this was last asked with ``marker`` (True the first time).
+    async def positions(self, topics: list[str]) -> dict[str, Position | None]:
+        from redis.exceptions import ConnectionError
 
-        Raises the client's error when a host cannot be reached.
-        """
-        lost = False
-        for client in self._clients:
-            previous = await client.set(f"{self.prefix}:wsrpc:alive:{marker}", 1, ex=60, get=True)
-            lost = lost or previous is None
-        return lost
+        by_shard: dict[int, list[str]] = {}
+        for topic in topics:
+            by_shard.setdefault(self._shard(topic), []).append(topic)
+        found: dict[str, Position | None] = {}
+        for shard, names in by_shard.items():
+            try:
+                metas = await self._hmget_all(shard, names)
+            except ConnectionError:
+                metas = await self._hmget_all(shard, names)
+            for topic, (epoch, offset) in zip(names, metas, strict=True):
+                found[topic] = (
+                    Position(_text(epoch), int(_text(offset))) if epoch is not None and offset is not None else None
+                )
+        return found
+
+    async def _hmget_all(self, shard: int, topics: list[str]) -> list[tuple[object, object]]:
+        pipeline = self._clients[shard].pipeline(transaction=False)
+        for topic in topics:
+            pipeline.hmget(self._keys(topic)[0], ["e", "o"])
+        metas: list[tuple[object, object]] = await pipeline.execute()
+        return metas
 
     async def close(self) -> None:
         for client in self._clients:

@@ -9,6 +9,12 @@ the store (:meth:`Sequence.fill`) or gives up on it (:meth:`Sequence.skip`),
 which releases a :class:`Gap` for the subscribers. An event of a new epoch
 (the history was lost) releases a gap first, then starts over; events of an
 epoch left behind are dropped.
+
+A sequence that no subscriber started at a known position (one that feeds
+pattern subscriptions) *settles* first: it holds what arrives until the hub
+calls :meth:`Sequence.settle`, so the events that were in flight together
+are released in order, the lowest first, rather than from whichever came
+first.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ class Gap:
 class Sequence(Generic[T]):
     """One topic's events in order: :meth:`offer` each as it comes, deliver what it returns, in order."""
 
-    __slots__ = ("epoch", "last", "known", "held", "_retired")
+    __slots__ = ("epoch", "last", "known", "held", "settling", "_retired")
 
     def __init__(self) -> None:
         #: The epoch and offset of the last event released; None before the first.
@@ -47,6 +53,8 @@ class Sequence(Generic[T]):
         self.known = 0
         #: Events that came before their turn, by offset.
         self.held: dict[int, T] = {}
+        #: Started by an event, not at a known position: holding until :meth:`settle`.
+        self.settling = False
         self._retired: set[str] = set()
 
     def __repr__(self) -> str:
@@ -67,12 +75,18 @@ class Sequence(Generic[T]):
     def offer(self, epoch: str, offset: int, item: T) -> list[T | Gap]:
         """An event arrived: what may be delivered now, in order (maybe nothing: it waits for a hole to fill)."""
         if self.epoch is None:
-            self.epoch, self.last = epoch, offset - 1
+            self.epoch, self.last, self.settling = epoch, offset - 1, True
         elif epoch != self.epoch:
             if epoch in self._retired:
                 return []
             released = self._new_epoch(epoch, 0)
             return released + self.offer(epoch, offset, item)
+        if self.settling:
+            if offset not in self.held:
+                self.held[offset] = item
+                self.last = min(self.last, offset - 1)
+                self.known = max(self.known, offset)
+            return []
         if offset <= self.last or offset in self.held:
             return []
         self.known = max(self.known, offset)
@@ -81,6 +95,11 @@ class Sequence(Generic[T]):
             return []
         self.last = offset
         return [item, *self._drain()]
+
+    def settle(self) -> list[T | Gap]:
+        """Stop holding: release from the lowest offset that came, in order, up to the first hole."""
+        self.settling = False
+        return self._drain()
 
     @property
     def hole(self) -> tuple[int, int] | None:
@@ -127,4 +146,5 @@ class Sequence(Generic[T]):
             self._retired.add(self.epoch)
         self.epoch, self.last, self.known = epoch, offset, offset
         self.held.clear()
+        self.settling = False
         return [Gap(epoch, offset, None)]

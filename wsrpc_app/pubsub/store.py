@@ -37,6 +37,9 @@ class HistoryStore(Protocol):
         gets an epoch here, so its first event keeps it.
         """
 
+    async def positions(self, topics: list[str]) -> dict[str, Position | None]:
+        """Where each topic stands, in one round trip per host; None for a topic with no epoch (yet, or any more)."""
+
 
 @dataclasses.dataclass(slots=True)
 class _Stream:
@@ -78,6 +81,11 @@ class MemoryStore:
             else:
                 entries = [entry for entry in stream.entries if entry.offset > after][:count]
             return position, entries, time.time()
+
+    async def positions(self, topics: list[str]) -> dict[str, Position | None]:
+        with self._lock:
+            streams = {topic: self._streams.get(topic) for topic in topics}
+            return {topic: Position(s.epoch, s.offset) if s else None for topic, s in streams.items()}
 
     def forget(self) -> None:
         """Lose every topic's history, as a restarted store would: each topic's next event starts a new epoch."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer
 from django.test import Client, override_settings
 from django.urls import reverse
 
 from tests.support.pubsub import connected, fresh_permissions, make_topic  # noqa: F401
 from wsrpc_app.core.errors import Unavailable
+from wsrpc_app.pubsub.history import ahistory
 from wsrpc_app.pubsub.publishing import apublish
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,3 +57,23 @@ def test_http_publish_answers_503_in_json(open_topic: None) -> None:
         )
     assert response.status_code == 503
     assert response.json() == {"detail": "the channel layer cannot be reached; retry later"}
+
+
+class SendlessLayer(InMemoryChannelLayer):  # type: ignore[misc]  # channels has no type hints
+    """An in-memory layer that cannot send to groups."""
+
+    async def group_send(self, group: str, message: Any) -> None:
+        raise ConnectionError("the layer went away")
+
+
+async def test_a_stored_event_is_published_even_when_the_layer_fails_to_send_it() -> None:
+    """Its subscribers find it in the history; the publisher learns its position, not an error."""
+    await database_sync_to_async(make_topic)("kept.one", anonymous_publish=True, history_size=10, history_ttl=60)
+    layers = {"default": {"BACKEND": f"{__name__}.SendlessLayer"}}
+    with override_settings(CHANNEL_LAYERS=layers):
+        async with connected() as peer:
+            published = await peer.result("rpc.publish", {"topic": "kept.one", "data": 1})
+            assert published["topic"] == "kept.one" and published["offset"] >= 1
+            stored = await ahistory("kept.one", limit=1)
+    assert [p["data"] for p in stored["publications"]] == [1]
+    assert stored["offset"] == published["offset"]

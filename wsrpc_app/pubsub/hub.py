@@ -45,6 +45,9 @@ __all__ = ["Hub", "ChannelLayer", "ControlHandler", "Probe", "FILL_DELAY", "WATC
 
 #: How long an event that came early waits for those before it, in seconds, before they are read from the store.
 FILL_DELAY = 0.1
+#: How many times a hole is read from a store that cannot be reached (waiting twice as long each time)
+#: before its events are given up as a gap.
+FILL_TRIES = 5
 #: How often the hub asks Redis whether it lost its data, and pings itself through the layer, in seconds.
 WATCH_INTERVAL = 1.0
 #: How long the layer may bring nothing, not even the hub's own pings, before the hub subscribes anew.
@@ -257,10 +260,11 @@ class Hub:
 
     async def _fill(self, group: str, topic: str, sequence: Sequence[_Event]) -> None:
         """Wait for the events of a hole; read what did not come from the store; a gap for what it lost."""
+        failures = 0
         try:
             while sequence.settling or sequence.hole is not None:
                 hole = sequence.hole
-                await asyncio.sleep(FILL_DELAY)
+                await asyncio.sleep(FILL_DELAY * 2**failures)
                 if sequence.settling:
                     self._release(group, topic, sequence.settle())
                     continue
@@ -269,18 +273,23 @@ class Hub:
                 first, through = hole
                 retention = await aretention_of(topic)
                 released: list[_Event | Gap]
+                if retention is None or self.store is None:
+                    self._release(group, topic, sequence.skip(through))  # the topic keeps no history any more
+                    continue
                 try:
-                    if retention is None or self.store is None:
-                        raise LookupError("the topic keeps no history")
                     position, entries, _ = await self.store.read(
                         topic, retention, after=first - 1, count=through - first + 1
                     )
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    failures += 1
+                    if failures < FILL_TRIES:
+                        continue
                     logger.warning("could not read the missed events of %r from the store: %r", topic, exc)
                     released = sequence.skip(through)
                 else:
+                    failures = 0
                     if position.epoch != sequence.epoch:
                         released = sequence.start(position.epoch, position.offset)
                     else:

@@ -79,7 +79,10 @@ async def send_event(topic: str, data: JSON) -> Position | None:
         await asyncio.gather(*(layer.group_send(message["group"], message) for message in messages))
     except Exception as exc:
         logger.warning("could not publish to %r on the channel layer: %r", topic, exc)
-        raise Unavailable(data={"reason": "the channel layer cannot be reached; retry later"}) from exc
+        if at is None:
+            raise Unavailable(data={"reason": "the channel layer cannot be reached; retry later"}) from exc
+        # Stored: every process finds it in the history (its next event, or its
+        # periodic check), so it is published, only later.
     return at
 
 

@@ -20,6 +20,8 @@ ROOT_EXPORTS = [
     "apublish",
     "notify_user",
     "anotify_user",
+    "history",
+    "ahistory",
     "__version__",
 ]
 
@@ -60,6 +62,7 @@ def test_star_import_gives_exactly_the_root_exports() -> None:
 def test_root_exports_are_the_defining_objects() -> None:
     from wsrpc_app.core.registry import RpcMethods, rpc_method
     from wsrpc_app.errors import RpcError
+    from wsrpc_app.pubsub.history import ahistory, history
     from wsrpc_app.pubsub.publishing import anotify_user, apublish, notify_user, publish
     from wsrpc_app.server.connection import Connection
 
@@ -71,6 +74,8 @@ def test_root_exports_are_the_defining_objects() -> None:
     assert wsrpc_app.apublish is apublish
     assert wsrpc_app.notify_user is notify_user
     assert wsrpc_app.anotify_user is anotify_user
+    assert wsrpc_app.history is history
+    assert wsrpc_app.ahistory is ahistory
 
 
 def test_version_is_a_release_string() -> None:

@@ -540,3 +540,27 @@ def test_e012_topic_rows_with_history_out_of_range() -> None:
     messages = [m for m in run_checks(tags=["database"], databases=["default"]) if m.id == "wsrpc_app.E012"]
     assert sorted(m.obj.name for m in messages) == ["forever", "huge"]
     assert wsrpc_ids() == [], "without --database the rows are not read"
+
+
+# E013 -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["10.0.0.1", [1], ["10.0.0.1", None], None, {"10.0.0.1"}], ids=repr)
+def test_e013_trusted_proxies_not_a_list_of_strings(value: Any) -> None:
+    with override_settings(WSRPC=wsrpc(TRUSTED_PROXIES=value)):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E013"]
+    assert "TRUSTED_PROXIES" in messages[0].msg
+    assert messages[0].hint
+
+
+def test_e013_once_per_entry_that_is_no_address() -> None:
+    with override_settings(WSRPC=wsrpc(TRUSTED_PROXIES=["10.0.0.1", "proxy.local", "10.0.0.0/33"])):
+        messages = wsrpc_messages()
+    assert [m.id for m in messages] == ["wsrpc_app.E013", "wsrpc_app.E013"]
+    assert "'proxy.local'" in messages[0].msg
+
+
+def test_trusted_proxies_as_addresses_and_networks_pass() -> None:
+    with override_settings(WSRPC=wsrpc(TRUSTED_PROXIES=["127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8"])):
+        assert wsrpc_ids() == []

@@ -23,11 +23,13 @@ W004           the channel layer keeps no topic history (only the Redis
 E011           ``HISTORY_HOSTS`` is not a non-empty list or None
 E012           a ``Topic`` row has a history size or lifetime out of range
                (``manage.py check --database default``)
+E013           ``TRUSTED_PROXIES`` is not a list of IP addresses or networks
 =============  =========================================================
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
 from django.apps import AppConfig
@@ -62,6 +64,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: obj
     messages += _check_middlewares(user.get("MIDDLEWARES", DEFAULTS["MIDDLEWARES"]))
     messages += _check_origins(user)
     messages += _check_history(user)
+    messages += _check_trusted_proxies(user.get("TRUSTED_PROXIES", DEFAULTS["TRUSTED_PROXIES"]))
     policy = user.get("TOPIC_DEFAULT_POLICY", DEFAULTS["TOPIC_DEFAULT_POLICY"])
     if policy not in TOPIC_POLICIES:
         messages.append(
@@ -282,6 +285,27 @@ def _check_origins(user: Mapping[str, object]) -> list[CheckMessage]:
                 id="wsrpc_app.E010",
             )
         )
+    return messages
+
+
+def _check_trusted_proxies(entries: object) -> list[CheckMessage]:
+    hint = "For example ['10.0.0.1', '172.16.0.0/12']: the proxies whose X-Forwarded-For header is believed."
+    if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
+        return [
+            Error("WSRPC['TRUSTED_PROXIES'] must be a list of addresses or networks.", hint=hint, id="wsrpc_app.E013")
+        ]
+    messages: list[CheckMessage] = []
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            messages.append(
+                Error(
+                    f"WSRPC['TRUSTED_PROXIES'] entry {entry!r} is not an IP address or network.",
+                    hint=hint,
+                    id="wsrpc_app.E013",
+                )
+            )
     return messages
 
 

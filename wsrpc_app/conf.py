@@ -28,6 +28,9 @@ DEFAULTS: dict[str, object] = {
     "ALLOW_NO_ORIGIN": True,
     # Dotted paths to middlewares: async def middleware(request, handler).
     "MIDDLEWARES": [],
+    # Addresses or networks of the proxies whose X-Forwarded-For names an HTTP
+    # caller's address (for PUBLISH_RATE over HTTP); none by default.
+    "TRUSTED_PROXIES": [],
     # "deny" or "allow": whether a topic no Topic row covers may be used.
     "TOPIC_DEFAULT_POLICY": "deny",
     # Limits (None disables each).
@@ -85,6 +88,7 @@ class WsRpcSettings:
     ALLOWED_ORIGINS: list[str] | None
     ALLOW_NO_ORIGIN: bool
     MIDDLEWARES: list[str]
+    TRUSTED_PROXIES: list[str]
     TOPIC_DEFAULT_POLICY: str
     MAX_MESSAGE_BYTES: int | None
     MAX_BATCH_LENGTH: int | None

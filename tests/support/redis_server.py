@@ -12,21 +12,15 @@ empty, as a Redis that lost its data does::
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import signal
 import socket
-import subprocess
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO
 
 import pytest
 
-from .servers import ServerError, free_port
+from .servers import LoggedProcess, ServerError, free_port
 
 __all__ = ["REDIS_SERVER", "RedisServer", "redis_server_or_skip"]
 
@@ -44,7 +38,7 @@ def redis_server_or_skip() -> str:
     pytest.skip(f"{problem}; install Redis to run this test")
 
 
-class RedisServer:
+class RedisServer(LoggedProcess):
     """One ``redis-server`` process of this test run, on ``port`` (a free one by default)."""
 
     def __init__(
@@ -60,11 +54,7 @@ class RedisServer:
         self.host = host
         self.port = port or free_port(host)
         self.startup_timeout = startup_timeout
-        self._tmpdir: str | None = tempfile.mkdtemp(prefix="wsrpc-redis-")
-        self._log_path = Path(self._tmpdir, f"redis-{self.port}.log")
-        self._log: IO[bytes] | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        atexit.register(self.kill)  # in case the test run dies before cleanup()
+        super().__init__("wsrpc-redis-")
 
     def __repr__(self) -> str:
         return f"<RedisServer on {self.host}:{self.port}>"
@@ -72,10 +62,6 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def command(self) -> list[str]:
         assert self._tmpdir is not None
@@ -96,12 +82,6 @@ class RedisServer:
             "--protected-mode",
             "no",
         ]
-
-    def output(self) -> str:
-        try:
-            return self._log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def ping(self, timeout: float = 0.5) -> bool:
         """Whether Redis answers PING now."""
@@ -128,14 +108,10 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         """Start Redis (empty) and wait until it answers PING."""
-        if self.running:
-            raise ServerError(f"{self!r} is already running")
-        self._close_log()
-        self._log = open(self._log_path, "ab")  # closed by kill()
-        self._process = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT)
+        process = self._launch(self.command())
         deadline = time.monotonic() + self.startup_timeout
         while not self.ping():
-            code = self._process.poll()
+            code = process.poll()
             if code is not None:
                 raise ServerError(f"{self!r} exited with code {code} while starting:\n{self.output()}")
             if time.monotonic() > deadline:
@@ -153,32 +129,4 @@ class RedisServer:
             process.wait()
         self._close_log()
 
-    def restart(self) -> RedisServer:
-        """Kill and start again on the same port, empty."""
-        self.kill()
-        return self.start()
-
-    def cleanup(self) -> None:
-        """Kill Redis and remove its directory."""
-        self.kill()
-        atexit.unregister(self.kill)
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> RedisServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
+    stop = kill

@@ -25,9 +25,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Self
 
-__all__ = ["REPO_ROOT", "SERVERS", "ServerProcess", "ServerError", "free_port"]
+__all__ = ["REPO_ROOT", "SERVERS", "LoggedProcess", "ServerProcess", "ServerError", "free_port"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,82 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerProcess:
+class LoggedProcess:
+    """A child process of the test run, its output in a log in a temporary directory of its own.
+
+    Subclasses say how to ``start()`` and ``stop()`` it; ``cleanup()`` stops
+    it and removes the directory; as a context manager it starts and cleans up.
+    """
+
+    def __init__(self, tmp_prefix: str) -> None:
+        self._tmpdir: str | None = tempfile.mkdtemp(prefix=tmp_prefix)
+        self._log_path = Path(self._tmpdir, "output.log")
+        self._log: IO[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        atexit.register(self._kill)  # in case the test run dies before cleanup()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def output(self) -> str:
+        """What the process printed so far."""
+        try:
+            return self._log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _launch(self, command: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+        if self.running:
+            raise ServerError(f"{self!r} is already running")
+        self._close_log()
+        self._log = open(self._log_path, "ab")  # closed by stop()
+        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, **popen)
+        return self._process
+
+    def restart(self) -> Self:
+        """Stop and start again on the same port."""
+        self.stop()
+        return self.start()
+
+    def cleanup(self) -> None:
+        """Stop, and remove the temporary directory this object created."""
+        self.stop()
+        atexit.unregister(self._kill)
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+
+class ServerProcess(LoggedProcess):
     """One ASGI server in a subprocess, serving ``app`` with Django ``settings``.
 
     ``db_env`` names the environment variable the settings read the SQLite
@@ -86,15 +161,13 @@ class ServerProcess:
         self.port = port or free_port(host)
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
-        self._tmpdir: str | None = tempfile.mkdtemp(prefix=f"wsrpc-e2e-{server}-")
+        super().__init__(f"wsrpc-e2e-{server}-")
+        assert self._tmpdir is not None
         if db_path is None:
             db_path = Path(self._tmpdir, "db.sqlite3")
         self.db_path = Path(db_path)
         self._migrated = not migrate
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
         self._log_path = Path(self._tmpdir, f"{server}-{self.port}.log")
-        atexit.register(self._kill)  # in case the test run dies before stop()
 
     @classmethod
     def demo(cls, server: str = "daphne", **kwargs: Any) -> ServerProcess:
@@ -124,10 +197,6 @@ class ServerProcess:
     def origin(self) -> str:
         """An ``Origin`` header the served application allows."""
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     @property
     def pid(self) -> int:
@@ -178,13 +247,6 @@ class ServerProcess:
             return [sys.executable, "-m", LAUNCHERS[self.name], "-b", self.host, "-p", str(self.port), self.app]
         return [sys.executable, "-m", "uvicorn", self.app, "--host", self.host, "--port", str(self.port)]
 
-    def output(self) -> str:
-        """What the server printed so far."""
-        try:
-            return self._log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
     # Lifecycle --------------------------------------------------------------
 
     def start(self) -> ServerProcess:
@@ -192,11 +254,7 @@ class ServerProcess:
         if self.running:
             raise ServerError(f"{self!r} is already running")
         self.migrate()
-        self._close_log()
-        self._log = open(self._log_path, "ab")  # closed by stop()
-        self._process = subprocess.Popen(
-            self.command(), cwd=REPO_ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        self._launch(self.command(), cwd=REPO_ROOT, env=self.env)
         try:
             self._wait_until_listening()
         except BaseException:
@@ -233,38 +291,3 @@ class ServerProcess:
         elif process is not None:
             process.wait()
         self._close_log()
-
-    def restart(self) -> ServerProcess:
-        """Stop and start again on the same port and database."""
-        self.stop()
-        return self.start()
-
-    def cleanup(self) -> None:
-        """Stop, and remove the temporary directory this object created."""
-        self.stop()
-        atexit.unregister(self._kill)
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def _kill(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-
-    def __enter__(self) -> ServerProcess:
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()

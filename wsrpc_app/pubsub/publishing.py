@@ -26,7 +26,7 @@ from ..core import protocol
 from ..core.errors import Unavailable
 from ..core.topics import validate_topic
 from ..core.types import JSON
-from .messages import CONTROL_GROUP, control_message, event_messages, user_group, user_message
+from .messages import CONTROL_GROUP, EventMessage, control_message, event_messages, user_group, user_message
 from .process import channel_layer, history_store
 from .stream import Position
 
@@ -34,6 +34,8 @@ __all__ = [
     "publish",
     "apublish",
     "send_event",
+    "stage_event",
+    "StagedEvent",
     "notify_user",
     "anotify_user",
     "broadcast_control",
@@ -61,29 +63,50 @@ async def apublish(topic: str, data: JSON = None) -> Position | None:
 
 async def send_event(topic: str, data: JSON) -> Position | None:
     """:func:`apublish` to a topic already validated."""
-    data_json = protocol.encode(data)  # once, here, for every process and subscriber
-    layer = channel_layer()
-    at = None
+    event = await stage_event(topic, data)
+    await event.send()
+    return event.at
+
+
+class StagedEvent:
+    """An event encoded, and stored when its topic keeps history; :meth:`send` puts it on the layer.
+
+    Once stored, an event's place among the topic's others is its offset:
+    its publisher may let the next one be staged before this one is sent.
+    """
+
+    __slots__ = ("topic", "at", "_messages")
+
+    def __init__(self, topic: str, at: Position | None, messages: list[EventMessage]) -> None:
+        self.topic = topic
+        self.at = at
+        self._messages = messages
+
+    async def send(self) -> None:
+        layer = channel_layer()
+        try:
+            await asyncio.gather(*(layer.group_send(message["group"], message) for message in self._messages))
+        except Exception as exc:
+            logger.warning("could not publish to %r on the channel layer: %r", self.topic, exc)
+            if self.at is None:
+                raise Unavailable(data={"reason": "the channel layer cannot be reached; retry later"}) from exc
+            # Stored: every process finds it in the history (its next event, or its
+            # periodic check), so it is published, only later.
+
+
+async def stage_event(topic: str, data: JSON) -> StagedEvent:
+    """Encode ``data`` once for every process and subscriber, and store it if ``topic`` keeps history."""
+    data_json = protocol.encode(data)
     retention = await aretention_of(topic)
     store = history_store() if retention is not None else None
-    if retention is not None and store is not None:
-        try:
-            at = await store.append(topic, data_json.decode(), retention)
-        except Exception as exc:
-            logger.warning("could not append to the history of %r: %r", topic, exc)
-            raise Unavailable(data={"reason": "the history store cannot be reached; retry later"}) from exc
-    messages = (
-        event_messages(topic, data_json, at.epoch, at.offset) if at is not None else event_messages(topic, data_json)
-    )
+    if retention is None or store is None:
+        return StagedEvent(topic, None, event_messages(topic, data_json))
     try:
-        await asyncio.gather(*(layer.group_send(message["group"], message) for message in messages))
+        at = await store.append(topic, data_json.decode(), retention)
     except Exception as exc:
-        logger.warning("could not publish to %r on the channel layer: %r", topic, exc)
-        if at is None:
-            raise Unavailable(data={"reason": "the channel layer cannot be reached; retry later"}) from exc
-        # Stored: every process finds it in the history (its next event, or its
-        # periodic check), so it is published, only later.
-    return at
+        logger.warning("could not append to the history of %r: %r", topic, exc)
+        raise Unavailable(data={"reason": "the history store cannot be reached; retry later"}) from exc
+    return StagedEvent(topic, at, event_messages(topic, data_json, at.epoch, at.offset))
 
 
 async def anotify_user(user: object, method: str, *args: JSON, **kwargs: JSON) -> None:

@@ -6,7 +6,8 @@ import os
 
 from demo_project.settings import *  # noqa: F403
 
-DEBUG = False
+# WSRPC_TEST_DEBUG=1 serves with DEBUG on (error pages must stay JSON under wsrpc/ either way).
+DEBUG = os.environ.get("WSRPC_TEST_DEBUG") == "1"
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",

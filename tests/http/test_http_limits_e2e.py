@@ -18,11 +18,27 @@ pytestmark = pytest.mark.e2e
 MB = 1024 * 1024
 
 
-@pytest.fixture(scope="module", params=SERVERS)
+@pytest.fixture(scope="module", params=[(name, debug) for name in SERVERS for debug in ("0", "1")], ids=str)
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    env = {"WSRPC_TEST_PUBLISH_RATE": "50", "WSRPC_TEST_MAX_MESSAGE_BYTES": str(MB)}
-    with ServerProcess(request.param, env=env) as process:
+    name, debug = request.param
+    env = {"WSRPC_TEST_PUBLISH_RATE": "50", "WSRPC_TEST_MAX_MESSAGE_BYTES": str(MB), "WSRPC_TEST_DEBUG": debug}
+    with ServerProcess(name, env=env) as process:
         yield process
+
+
+def publish_status(server: ServerProcess, *, source: str = "127.0.0.1", token: str | None = None) -> int:
+    """The status of one anonymous (or token) ``POST wsrpc/publish/`` sent from the address ``source``."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=10, source_address=(source, 0))
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Token {token}"
+    try:
+        connection.request("POST", "/wsrpc/publish/", body=json.dumps({"topic": "chat.lobby"}), headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 def send(server: ServerProcess, path: str, body: Any, *, chunked: bool = False) -> tuple[int, dict[str, str], Any]:
@@ -97,6 +113,22 @@ def test_a_50000_request_batch_is_refused_as_json_quickly(server: ServerProcess)
     assert time.monotonic() - started < 5.0
     assert status == 413
     assert reply["error"]["code"] == -32600
+
+
+def test_another_address_and_a_logged_in_user_keep_rates_of_their_own(server: ServerProcess) -> None:
+    """One address floods until refused; another address, and a user with a token from the same one, go on."""
+    script = (
+        "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
+        "import uuid; user = get_user_model().objects.create_user(f'rated-{uuid.uuid4().hex[:8]}'); "
+        "print(Token.objects.create(user=user).key)"
+    )
+    token = server.manage("shell", "-c", script).strip().splitlines()[-1]
+    statuses = [publish_status(server, source="127.0.0.3")]
+    while statuses[-1] != 429 and len(statuses) < 500:
+        statuses.append(publish_status(server, source="127.0.0.3"))
+    assert statuses[-1] == 429 and statuses.count(200) >= 50, statuses
+    assert publish_status(server, source="127.0.0.4") == 200, "another address has a rate of its own"
+    assert publish_status(server, source="127.0.0.3", token=token) == 200, "so has a logged-in user"
 
 
 def test_errors_under_wsrpc_are_json(server: ServerProcess) -> None:

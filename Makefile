@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint
+.PHONY: demo test lint matrix
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "wsrpc needs Python 3.11 or newer"'
@@ -34,3 +34,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## The test matrix (noxfile.py): every supported Python and Django, each leg in its own virtualenv
+matrix: $(VENV)/.dev-installed
+	$(BIN)/nox

@@ -36,7 +36,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(params=[CORE, PUBSUB], ids=["RedisChannelLayer", "RedisPubSubChannelLayer"])
 def redis_layer(request: pytest.FixtureRequest, redis_url: str) -> Iterator[Any]:
     """CHANNEL_LAYERS on the live Redis, under a key prefix of this test's own."""
-    config = {"hosts": [redis_url], "prefix": f"wsrpc-unit-{uuid.uuid4().hex[:12]}"}
+    # RedisChannelLayer's blocking read lasts 5 s: a host socket timeout above it keeps an idle
+    # listener from timing out and opening a new connection mid-count (as tests/settings.py does).
+    host: Any = {"address": redis_url, "socket_timeout": 15} if request.param == CORE else redis_url
+    config = {"hosts": [host], "prefix": f"wsrpc-unit-{uuid.uuid4().hex[:12]}"}
     with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": request.param, "CONFIG": config}}):
         layer = get_channel_layer()
         try:

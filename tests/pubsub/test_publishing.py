@@ -208,7 +208,9 @@ def test_many_publish_calls_keep_threads_and_redis_connections_bounded(redis_lay
         frames = listener.wait_for(200)
     assert data_of(frames) == list(range(200))  # all of them, in order
     assert all(count == threads for count, _ in samples), (threads, samples)
-    assert all(count <= clients for _, count in samples), (clients, samples)
+    # Bounded, not one per call: 200 publishes may see the pools open one more
+    # connection (a reader replacing a timed-out one), never more.
+    assert all(count <= clients + 1 for _, count in samples), (clients, samples)
 
 
 def test_notify_user_from_sync_code(redis_layer: Any) -> None:

@@ -5,7 +5,7 @@ runs); ``nox -s legs`` the others. The main leg, Python 3.11 with Django 5.2,
 also lints, type-checks, checks migrations and drives Chromium
 (``tests/browser``); the other legs run every other test, end-to-end ones
 included: the JS client does not depend on the Python or Django version.
-Interpreters are looked up on ``PATH`` (``.ci/run`` adds pyenv's).
+Interpreters are looked up on ``PATH`` (with pyenv: ``PATH=$(pyenv prefix 3.12.1)/bin:$PATH``).
 """
 
 from __future__ import annotations

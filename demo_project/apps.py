@@ -9,3 +9,6 @@ class DemoConfig(AppConfig):
     name = "demo_project"
     verbose_name = "wsrpc demo"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import observers  # noqa: F401  publishes the to-do list's changes

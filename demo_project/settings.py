@@ -59,6 +59,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DEMO_DB", str(BASE_DIR / "db.sqlite3")),
+        # A request's changes commit together, and the to-do list's observer publishes them after.
+        "ATOMIC_REQUESTS": True,
     }
 }
 

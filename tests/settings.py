@@ -16,6 +16,8 @@ DATABASES = {
     }
 }
 ROOT_URLCONF = "tests.urls"
+# Articles and tags that model observers watch (tests/observers).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.observed"]  # noqa: F405
 # WSRPC_TEST_LAYER picks the layer a test server runs on: "memory" (the
 # default), "redis" (RedisChannelLayer) or "redis_pubsub" (RedisPubSubChannelLayer),
 # on REDIS_URL, under the key prefix WSRPC_TEST_LAYER_PREFIX so runs stay apart.

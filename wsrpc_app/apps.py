@@ -14,6 +14,9 @@ class WsRpcConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  registers the system checks
         from .acl.invalidation import connect_signals
+        from .observers import checks as observer_checks  # noqa: F401  registers wsrpc_app.E014
+        from .observers.signals import connect_all as connect_observers
         from .pubsub import publishing  # noqa: F401  tells every process when topic permissions change
 
         connect_signals()
+        connect_observers()

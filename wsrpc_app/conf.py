@@ -33,6 +33,8 @@ DEFAULTS: dict[str, object] = {
     "TRUSTED_PROXIES": [],
     # "deny" or "allow": whether a topic no Topic row covers may be used.
     "TOPIC_DEFAULT_POLICY": "deny",
+    # Model observers: dicts of wsrpc_app.observers.observe()'s arguments, dotted paths for callables.
+    "OBSERVERS": [],
     # Limits (None disables each).
     "MAX_MESSAGE_BYTES": 1024 * 1024,
     "MAX_BATCH_LENGTH": 100,
@@ -90,6 +92,7 @@ class WsRpcSettings:
     MIDDLEWARES: list[str]
     TRUSTED_PROXIES: list[str]
     TOPIC_DEFAULT_POLICY: str
+    OBSERVERS: list[dict[str, object]]
     MAX_MESSAGE_BYTES: int | None
     MAX_BATCH_LENGTH: int | None
     MAX_IN_FLIGHT: int | None

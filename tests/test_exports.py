@@ -23,6 +23,22 @@ ROOT_EXPORTS = [
     "history",
     "ahistory",
     "__version__",
+    "presence",
+    "apresence",
+    "presence_stats",
+    "apresence_stats",
+    "subscribe_user",
+    "asubscribe_user",
+    "unsubscribe_user",
+    "aunsubscribe_user",
+    "disconnect_user",
+    "adisconnect_user",
+    "disconnect_connection",
+    "adisconnect_connection",
+    "call_user",
+    "acall_user",
+    "call_connection",
+    "acall_connection",
 ]
 
 

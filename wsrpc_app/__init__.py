@@ -15,7 +15,22 @@ from .core.registry import RpcMethods, rpc_method
 
 if TYPE_CHECKING:
     from .pubsub.history import ahistory, history
+    from .pubsub.control import (
+        acall_connection,
+        acall_user,
+        adisconnect_connection,
+        adisconnect_user,
+        asubscribe_user,
+        aunsubscribe_user,
+        call_connection,
+        call_user,
+        disconnect_connection,
+        disconnect_user,
+        subscribe_user,
+        unsubscribe_user,
+    )
     from .pubsub.publishing import anotify_user, apublish, notify_user, publish
+    from .pubsub.presence import apresence, apresence_stats, presence, presence_stats
     from .server.connection import Connection
 
 __all__ = [
@@ -31,6 +46,22 @@ __all__ = [
     "ahistory",
     "__version__",
 ]
+    "presence",
+    "apresence",
+    "presence_stats",
+    "apresence_stats",
+    "subscribe_user",
+    "asubscribe_user",
+    "unsubscribe_user",
+    "aunsubscribe_user",
+    "disconnect_user",
+    "adisconnect_user",
+    "disconnect_connection",
+    "adisconnect_connection",
+    "call_user",
+    "acall_user",
+    "call_connection",
+    "acall_connection",
 
 __version__ = "0.1.0"
 
@@ -45,6 +76,22 @@ _LAZY = {
     "ahistory": "wsrpc_app.pubsub.history",
 }
 
+    "presence": "wsrpc_app.pubsub.presence",
+    "apresence": "wsrpc_app.pubsub.presence",
+    "presence_stats": "wsrpc_app.pubsub.presence",
+    "apresence_stats": "wsrpc_app.pubsub.presence",
+    "subscribe_user": "wsrpc_app.pubsub.control",
+    "asubscribe_user": "wsrpc_app.pubsub.control",
+    "unsubscribe_user": "wsrpc_app.pubsub.control",
+    "aunsubscribe_user": "wsrpc_app.pubsub.control",
+    "disconnect_user": "wsrpc_app.pubsub.control",
+    "adisconnect_user": "wsrpc_app.pubsub.control",
+    "disconnect_connection": "wsrpc_app.pubsub.control",
+    "adisconnect_connection": "wsrpc_app.pubsub.control",
+    "call_user": "wsrpc_app.pubsub.control",
+    "acall_user": "wsrpc_app.pubsub.control",
+    "call_connection": "wsrpc_app.pubsub.control",
+    "acall_connection": "wsrpc_app.pubsub.control",
 
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)

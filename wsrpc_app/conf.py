@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-__all__ = ["DEFAULTS", "LIMITS", "TOPIC_POLICIES", "WEBSOCKET_PATH", "wsrpc_settings"]
+__all__ = ["DEFAULTS", "DISCONNECT_EVENTS", "LIMITS", "TOPIC_POLICIES", "WEBSOCKET_PATH", "wsrpc_settings"]
 
 #: Where ``wsrpc_app.routing`` serves the consumer, relative to the site root.
 WEBSOCKET_PATH = "ws/rpc/"
@@ -56,7 +56,20 @@ DEFAULTS: dict[str, object] = {
     # and the Redis hosts that keep it (None: the channel layer's), in channels_redis' format.
     "MAX_RECOVERED": 300,
     "HISTORY_HOSTS": None,
+    # Presence: a process not heard from for this long (killed without cleaning up) leaves
+    # every topic's presence; each process says it lives every third of it.
+    "PRESENCE_TTL": 30.0,
+    # What closes a user's connections (close code 4003): "logout" (that session's), "deactivate"
+    # (is_active set false: all of them), "token_deleted" (those of the DRF token), "password_change"
+    # (those of sessions whose auth hash no longer matches). Remove one to keep such connections open.
+    "DISCONNECT_ON": ["logout", "deactivate", "token_deleted", "password_change"],
+    # Dotted paths to rule(user, action, topic) -> bool | None, sync or async, asked before the
+    # Topic rows in order: the first True or False decides; None leaves it to the next, then the rows.
+    "TOPIC_RULES": [],
 }
+
+#: The events ``DISCONNECT_ON`` may list.
+DISCONNECT_EVENTS = ("logout", "deactivate", "token_deleted", "password_change")
 
 TOPIC_POLICIES = ("deny", "allow")
 
@@ -75,6 +88,7 @@ LIMITS: dict[str, bool] = {
     "MAX_LIFESPAN": False,
     "GROUP_REFRESH_INTERVAL": False,
     "MAX_RECOVERED": True,
+    "PRESENCE_TTL": False,
 }
 
 
@@ -107,6 +121,9 @@ class WsRpcSettings:
     GROUP_REFRESH_INTERVAL: float | None
     MAX_RECOVERED: int | None
     HISTORY_HOSTS: list[object] | None
+    PRESENCE_TTL: float | None
+    DISCONNECT_ON: list[str]
+    TOPIC_RULES: list[str]
 
     def __getattr__(self, key: str) -> object:
         if key not in DEFAULTS:

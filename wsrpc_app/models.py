@@ -74,6 +74,19 @@ class Topic(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_HISTORY_TTL)],
         help_text=_("Seconds an event stays recoverable."),
     )
+    presence = models.BooleanField(
+        _("presence"),
+        default=False,
+        help_text=_(
+            "Whoever may subscribe may list the topic's subscribers (rpc.presence) and count them "
+            "(rpc.presence_stats). The most specific row covering a topic decides."
+        ),
+    )
+    join_leave = models.BooleanField(
+        _("join and leave events"),
+        default=False,
+        help_text=_("Subscribers receive rpc.join and rpc.leave when others subscribe and unsubscribe."),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -142,6 +142,7 @@ def test_topics_view_answers_as_before(client: Client, private_topic: Any) -> No
         "subscribe": True,
         "publish": False,
         "history": None,
+        "presence": None,
     } in (rows)
 
 

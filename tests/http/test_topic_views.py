@@ -190,6 +190,7 @@ def test_topics_for_anonymous(rows: dict[str, Any], client: Client) -> None:
             "subscribe": True,
             "publish": True,
             "history": None,
+            "presence": None,
         },
         {
             "name": "news",
@@ -198,6 +199,7 @@ def test_topics_for_anonymous(rows: dict[str, Any], client: Client) -> None:
             "subscribe": True,
             "publish": False,
             "history": {"size": 20, "ttl": 3600},
+            "presence": None,
         },
     ]
 
@@ -213,6 +215,7 @@ def test_topics_for_a_logged_in_user(rows: dict[str, Any], client: Client) -> No
         "subscribe": True,
         "publish": False,  # a pattern is never published to
         "history": None,
+        "presence": None,
     }
     assert (topics["alerts.*"]["subscribe"], topics["alerts.*"]["publish"]) == (True, False)
     assert topics["news"]["publish"] is False

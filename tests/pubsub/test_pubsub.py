@@ -282,7 +282,7 @@ async def test_disconnect_removes_the_subscriptions_from_the_hub(topics: None) -
     assert hub.routes.topics == {}
     assert hub.routes.users == {}
     layer_groups = {group for group, members in hub.layer.groups.items() if channel in members}
-    assert layer_groups == {"wsrpc.control"}
+    assert layer_groups == {"wsrpc.control", hub.group}  # the process's own groups stay
 
 
 async def test_one_connection_leaving_keeps_the_others_subscribed(topics: None) -> None:

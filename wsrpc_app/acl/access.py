@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from channels.db import database_sync_to_async
 from django.core.signals import setting_changed
@@ -20,7 +21,7 @@ from ..conf import wsrpc_settings
 from ..core.topics import is_pattern
 from ..core.types import JSONObject
 from . import queries
-from .rules import ANONYMOUS, Action, Principal, Retention, Rules
+from .rules import ANONYMOUS, Action, PresenceMode, Principal, Retention, Rules
 
 __all__ = [
     "principal_for",
@@ -30,7 +31,12 @@ __all__ = [
     "caller_topics",
     "retention_of",
     "aretention_of",
+    "presence_of",
+    "apresence_of",
 ]
+
+
+T = TypeVar("T")
 
 
 class _Cache:
@@ -45,6 +51,7 @@ class _Cache:
         self.principals: dict[object, Principal] = {}
         self.decisions: dict[tuple[str, str, str], bool] = {}
         self.retentions: dict[str, Retention | None] = {}
+        self.presences: dict[str, PresenceMode | None] = {}
         self.generation = getattr(self, "generation", 0) + 1
 
 
@@ -113,26 +120,48 @@ def _rules(generation: int) -> Rules:
     return rules
 
 
-def retention_of(topic: str) -> Retention | None:
-    """The history the concrete ``topic`` keeps (None: none), as its most specific row says. Sync."""
+def _per_topic(kind: str, topic: str, decide: Callable[[Rules, str], T]) -> T:
+    """What the rules say of the concrete ``topic`` (``kind``: the cache it is kept in). Sync."""
+    cached: dict[str, T] = getattr(_cache, kind)
     try:
-        return _cache.retentions[topic]
+        return cached[topic]
     except KeyError:
         pass
     generation = _cache.generation
-    retention = _rules(generation).retention(topic)
-    _store(generation, lambda: _cache.retentions.__setitem__(topic, retention))
-    return retention
+    value = decide(_rules(generation), topic)
+    _store(generation, lambda: cached.__setitem__(topic, value))
+    return value
+
+
+async def _aper_topic(kind: str, topic: str, sync: Callable[[str], T]) -> T:
+    """:func:`_per_topic` from async code, without a thread hop once cached."""
+    cached: dict[str, T] = getattr(_cache, kind)
+    try:
+        return cached[topic]
+    except KeyError:
+        pass
+    value: T = await database_sync_to_async(sync)(topic)
+    return value
+
+
+def retention_of(topic: str) -> Retention | None:
+    """The history the concrete ``topic`` keeps (None: none), as its most specific row says. Sync."""
+    return _per_topic("retentions", topic, Rules.retention)
 
 
 async def aretention_of(topic: str) -> Retention | None:
     """:func:`retention_of` from async code, without a thread hop once cached."""
-    try:
-        return _cache.retentions[topic]
-    except KeyError:
-        pass
-    retention: Retention | None = await database_sync_to_async(retention_of)(topic)
-    return retention
+    return await _aper_topic("retentions", topic, retention_of)
+
+
+def presence_of(topic: str) -> PresenceMode | None:
+    """The presence the concrete ``topic`` keeps (None: none), as its most specific row says. Sync."""
+    return _per_topic("presences", topic, Rules.presence)
+
+
+async def apresence_of(topic: str) -> PresenceMode | None:
+    """:func:`presence_of` from async code, without a thread hop once cached."""
+    return await _aper_topic("presences", topic, presence_of)
 
 
 async def aallowed(user: object, action: Action, name: str) -> bool:
@@ -167,6 +196,11 @@ def caller_topics(user: object) -> list[JSONObject]:
                     "publish": can_publish,
                     "history": (
                         {"size": topic.history_size, "ttl": topic.history_ttl} if topic.history_size > 0 else None
+                    ),
+                    "presence": (
+                        {"listed": topic.presence, "join_leave": topic.join_leave}
+                        if topic.presence or topic.join_leave
+                        else None
                     ),
                 }
             )

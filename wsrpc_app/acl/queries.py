@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rules import ANONYMOUS, Grants, Principal, Retention, Rule, Rules
+from .rules import ANONYMOUS, Grants, PresenceMode, Principal, Retention, Rule, Rules
 
 __all__ = ["load_rules", "load_principal"]
 
@@ -34,6 +34,7 @@ def load_rules() -> Rules:
                 users.get(topic.pk, {}),
                 groups.get(topic.pk, {}),
                 Retention(topic.history_size, topic.history_ttl) if topic.history_size > 0 else None,
+                PresenceMode(topic.presence, topic.join_leave) if topic.presence or topic.join_leave else None,
             )
             for topic in Topic.objects.all()
         )

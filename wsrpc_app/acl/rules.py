@@ -15,7 +15,7 @@ from typing import Literal
 
 from ..core.topics import covers, matches, most_specific, overlaps
 
-__all__ = ["Action", "Grants", "Principal", "ANONYMOUS", "Retention", "Rule", "Rules"]
+__all__ = ["Action", "Grants", "Principal", "ANONYMOUS", "Retention", "PresenceMode", "Rule", "Rules"]
 
 #: May subscribe, may publish.
 Grants = tuple[bool, bool]
@@ -46,6 +46,14 @@ class Retention:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class PresenceMode:
+    """Whether a topic lists its subscribers (``rpc.presence``) and tells them of each other (join/leave)."""
+
+    listed: bool
+    join_leave: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Rule:
     name: str
     anonymous: Grants
@@ -53,6 +61,7 @@ class Rule:
     users: dict[object, Grants]
     groups: dict[int, Grants]
     retention: Retention | None = None
+    presence: PresenceMode | None = None
 
     def grants(self, principal: Principal, action: Action) -> bool:
         i = 0 if action == "subscribe" else 1
@@ -78,6 +87,15 @@ class Rules:
 
     def retention(self, topic: str) -> Retention | None:
         """The history the most specific row covering the concrete ``topic`` keeps; None for none."""
+        rule = self._most_specific(topic)
+        return rule.retention if rule is not None else None
+
+    def presence(self, topic: str) -> PresenceMode | None:
+        """The presence the most specific row covering the concrete ``topic`` keeps; None for none."""
+        rule = self._most_specific(topic)
+        return rule.presence if rule is not None else None
+
+    def _most_specific(self, topic: str) -> Rule | None:
         by_name = {rule.name: rule for rule in self.rules if matches(rule.name, topic)}
         name = most_specific(by_name)
-        return by_name[name].retention if name is not None else None
+        return by_name[name] if name is not None else None

@@ -201,4 +201,6 @@ class CloseCode(IntEnum):
     #: The client sent nothing for IDLE_TIMEOUT seconds (no heartbeat).
     IDLE_TIMEOUT = 4010
     #: The connection reached MAX_LIFESPAN; the client should reconnect.
+    #: The server ended the connection: its user logged out, was deactivated, or server code disconnected it.
+    DISCONNECTED = 4003
     LIFESPAN_REACHED = 4011

@@ -49,6 +49,11 @@ ERROR_CODES: tuple[tuple[ErrorCode, str], ...] = (
 CLOSE_CODES: tuple[tuple[CloseCode, str], ...] = (
     (CloseCode.NORMAL, "Normal closure"),
     (
+        CloseCode.DISCONNECTED,
+        "The server ended the connection: its user logged out, was deactivated, lost its token or changed its "
+        "password, or server code disconnected it (disconnect_user, disconnect_connection)",
+    ),
+    (
         CloseCode.MESSAGE_TOO_BIG,
         f"A frame over MAX_MESSAGE_BYTES ({CloseCode.MESSAGE_TOO_BIG_PRIVATE} under daphne, "
         f"which refuses {CloseCode.MESSAGE_TOO_BIG} from an application)",

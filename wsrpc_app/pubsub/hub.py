@@ -28,6 +28,7 @@ subscribers missed. The running loop's hub is
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
@@ -35,13 +36,25 @@ from typing import Protocol
 from ..acl.access import aretention_of
 from ..conf import wsrpc_settings
 from . import messages
-from .messages import CONTROL_GROUP, ControlMessage, ping_group, ping_message, subscription_group, user_group
-from .routes import Routes, Subscriber
+from .attendance import Attendance
+from .messages import (
+    CONTROL_GROUP,
+    CommandMessage,
+    ControlMessage,
+    ReplyMessage,
+    ping_message,
+    process_group,
+    subscription_group,
+    user_group,
+)
+from .presence_store import PresenceStore
+from .routes import Connected, Routes, Subscriber
 from .sequence import Gap, Sequence
 from .store import HistoryStore
 from .stream import Position, new_epoch
+from .targets import connection_id
 
-__all__ = ["Hub", "ChannelLayer", "ControlHandler", "Probe", "FILL_DELAY", "WATCH_INTERVAL"]
+__all__ = ["Hub", "ChannelLayer", "ControlHandler", "CommandHandler", "Probe", "FILL_DELAY", "WATCH_INTERVAL"]
 
 #: How long an event that came early waits for those before it, in seconds, before they are read from the store.
 FILL_DELAY = 0.1
@@ -84,16 +97,31 @@ class Probe(Protocol):
 
 #: ``await handler(hub, message)`` for each control message.
 ControlHandler = Callable[["Hub", ControlMessage], Awaitable[None]]
+#: ``await handler(hub, message)`` for each order for this process's connections.
+CommandHandler = Callable[["Hub", CommandMessage], Awaitable[None]]
 
 
 class Hub:
     """Local subscribers by group, and the one channel that feeds them.
 
     ``store`` keeps the history of topics (None: no history here); ``probe``
-    tells when the layer's Redis lost its data (None: a layer without Redis).
+    tells when the layer's Redis lost its data (None: a layer without Redis);
+    ``presence`` keeps who is subscribed where, and which processes live
+    (None: no presence here).
+
+    The hub also knows this process's connections by id (:meth:`register`),
+    acts on the orders server code sends them (``command_handler``,
+    :mod:`wsrpc_app.pubsub.orders`), and hands the replies to the calls made
+    from this process to whoever waits for them (``calls``).
     """
 
-    def __init__(self, layer: ChannelLayer, store: HistoryStore | None = None, probe: Probe | None = None) -> None:
+    def __init__(
+        self,
+        layer: ChannelLayer,
+        store: HistoryStore | None = None,
+        probe: Probe | None = None,
+        presence: PresenceStore | None = None,
+    ) -> None:
         self.layer = layer
         self.store = store
         self.probe = probe
@@ -106,17 +134,35 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._reader: asyncio.Task[None] | None = None
         self._marker = new_epoch()
-        self._ping_group = ping_group(self._marker)
+        self._ping_group = process_group(self._marker)
         self._heard = 0.0
+        #: This process's connections by id, once served (:meth:`register`).
+        self.connections: dict[str, Connected] = {}
+        self._numbers = itertools.count(1)
+        self.attendance = Attendance(presence, self._marker, layer)
+        self.command_handler: CommandHandler | None = None
+        #: call id -> what receives that call's replies
+        self.calls: dict[str, Callable[[ReplyMessage], None]] = {}
+
+    @property
+    def marker(self) -> str:
+        """This process's marker: the first part of its connections' ids, and of its group's name."""
+        return self._marker
+
+    @property
+    def group(self) -> str:
+        """This process's own group: its pings, the orders for its connections, the replies to its calls."""
+        return self._ping_group
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
-        """The hub's own tasks running now: its reader, its timers, its fills."""
+        """The hub's own tasks running now: its reader, its timers, its heartbeat, its fills."""
         reader = [self._reader] if self._reader is not None else []
-        return [*reader, *self._tasks, *self._filling.values()]
+        beat = [self.attendance.task] if self.attendance.task is not None else []
+        return [*reader, *self._tasks, *beat, *self._filling.values()]
 
     def _own_groups(self) -> list[str]:
-        return [CONTROL_GROUP, self._ping_group] if self.probe is not None else [CONTROL_GROUP]
+        return [CONTROL_GROUP, self._ping_group]
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("wsrpc.")
@@ -129,10 +175,23 @@ class Hub:
             self._tasks.append(asyncio.ensure_future(self._watch()))
 
     async def stop(self) -> None:
+        await self.attendance.stop()
         tasks = self.tasks
         self._tasks, self._reader = [], None
         self._filling.clear()
         await _cancel(tasks)
+
+    # Connections --------------------------------------------------------------
+
+    async def register(self, connection: Connected) -> str:
+        """Serve a connection: its id, unique across processes; this process now counts in presence."""
+        await self.attendance.start()
+        id_ = connection_id(self._marker, next(self._numbers))
+        self.connections[id_] = connection
+        return id_
+
+    def unregister(self, id_: str) -> None:
+        self.connections.pop(id_, None)
 
     # Memberships --------------------------------------------------------------
 
@@ -234,6 +293,15 @@ class Hub:
             self.routes.deliver_user(message["group"], message["frame"])
         elif message["type"] == "wsrpc.ping":
             pass  # heard: the reader noted the time
+        elif message["type"] == "wsrpc.presence":
+            self.routes.deliver_presence(message["group"], message["topic"], message["connection"], message["frame"])
+        elif message["type"] == "wsrpc.reply":
+            receive = self.calls.get(message["call"])
+            if receive is not None:
+                receive(message)
+        elif message["type"] == "wsrpc.command":
+            if self.command_handler is not None:
+                await self.command_handler(self, message)
         else:
             for handler in list(self.control_handlers):
                 await handler(self, message)

@@ -10,13 +10,21 @@ subscribers (see :mod:`wsrpc_app.pubsub.hub`). Groups:
 - ``wsrpc.any``: patterns that start with a wildcard (``#``, ``*.error``);
 - ``wsrpc.u.<user key>``: connections of one user;
 - ``wsrpc.control``: every process, for permission changes;
-- ``wsrpc.hub.<marker>``: one process's hub alone, which pings itself
-  through it to know the layer still delivers.
+- ``wsrpc.hub.<marker>``: one process's hub alone: it pings itself through
+  it to know the layer still delivers, and receives there the orders for
+  its connections and the replies to the calls it made.
 
 A publish to ``a.b`` is therefore three group sends (``wsrpc.t.a.b``,
 ``wsrpc.p.a``, ``wsrpc.any``), whatever the number of subscribers. Each
 message names the group it was sent to, so a process in several of them
 still delivers each event once per matching subscription.
+
+Besides events, user notifications, control and pings, three kinds serve
+server-side control (:mod:`wsrpc_app.pubsub.control`) and presence:
+``wsrpc.command`` (an order for connections: close, subscribe, unsubscribe,
+call), ``wsrpc.reply`` (what a call's connections answered, back to the
+caller's hub) and ``wsrpc.presence`` (an ``rpc.join`` or ``rpc.leave`` frame
+for the exact subscribers of a topic).
 
 Messages are built and read only here, as TypedDicts.
 """
@@ -37,6 +45,9 @@ __all__ = [
     "UserMessage",
     "ControlMessage",
     "PingMessage",
+    "CommandMessage",
+    "ReplyMessage",
+    "PresenceMessage",
     "LayerMessage",
     "subscription_group",
     "publish_groups",
@@ -46,6 +57,10 @@ __all__ = [
     "control_message",
     "ping_group",
     "ping_message",
+    "process_group",
+    "command_message",
+    "reply_message",
+    "presence_message",
     "parse",
 ]
 
@@ -92,7 +107,60 @@ class PingMessage(TypedDict):
     type: Literal["wsrpc.ping"]
 
 
-LayerMessage: TypeAlias = EventMessage | UserMessage | ControlMessage | PingMessage
+class CommandMessage(TypedDict):
+    """An order for connections, from server code on any process.
+
+    Sent to a user's group (every connection of ``user`` on the processes
+    that have one) or to one process's group, where ``connection`` names one
+    of its connections or ``user`` all of that user's there. ``action`` is
+    ``"close"``, ``"subscribe"``, ``"unsubscribe"`` or ``"call"``; ``args``
+    are its arguments (checked by :mod:`wsrpc_app.pubsub.control`). A call
+    names the caller's process group (``reply_to``) and its id there (``call``).
+    """
+
+    type: Literal["wsrpc.command"]
+    group: str
+    action: str
+    args: dict[str, object]
+    user: NotRequired[str]
+    connection: NotRequired[str]
+    reply_to: NotRequired[str]
+    call: NotRequired[str]
+
+
+class ReplyMessage(TypedDict):
+    """To the hub that made call ``call``: which connections of ``process`` will answer, or one answer.
+
+    An answer names its ``connection`` and holds one of ``result`` (JSON
+    text), ``error`` (an error object as JSON text) or ``outcome``
+    (``"timeout"``: the client did not answer in time; ``"gone"``: there is
+    no such connection, or it closed before answering).
+    """
+
+    type: Literal["wsrpc.reply"]
+    group: str
+    call: str
+    connections: NotRequired[list[str]]
+    process: NotRequired[str]
+    connection: NotRequired[str]
+    result: NotRequired[str]
+    error: NotRequired[str]
+    outcome: NotRequired[str]
+
+
+class PresenceMessage(TypedDict):
+    """An ``rpc.join`` or ``rpc.leave`` ``frame`` for the exact subscribers of ``topic`` but ``connection`` itself."""
+
+    type: Literal["wsrpc.presence"]
+    group: str
+    topic: str
+    connection: str
+    frame: str
+
+
+LayerMessage: TypeAlias = (
+    EventMessage | UserMessage | ControlMessage | PingMessage | CommandMessage | ReplyMessage | PresenceMessage
+)
 
 
 def _group(prefix: str, key: str) -> str:
@@ -147,6 +215,69 @@ def ping_message() -> PingMessage:
     return {"type": "wsrpc.ping"}
 
 
+def process_group(marker: str) -> str:
+    """The group of one process's hub: its pings, the orders for its connections, the replies to its calls."""
+    return ping_group(marker)
+
+
+def command_message(
+    group: str,
+    action: str,
+    args: dict[str, object],
+    *,
+    user: str | None = None,
+    connection: str | None = None,
+    reply_to: str | None = None,
+    call: str | None = None,
+) -> CommandMessage:
+    message: CommandMessage = {"type": "wsrpc.command", "group": group, "action": action, "args": args}
+    if user is not None:
+        message["user"] = user
+    if connection is not None:
+        message["connection"] = connection
+    if reply_to is not None and call is not None:
+        message["reply_to"], message["call"] = reply_to, call
+    return message
+
+
+def reply_message(
+    group: str,
+    call: str,
+    *,
+    connections: list[str] | None = None,
+    process: str | None = None,
+    connection: str | None = None,
+    result: str | None = None,
+    error: str | None = None,
+    outcome: str | None = None,
+) -> ReplyMessage:
+    """A reply to call ``call``: the ``connections`` of ``process`` that will answer, or one ``connection``'s answer."""
+    message: ReplyMessage = {"type": "wsrpc.reply", "group": group, "call": call}
+    if connections is not None:
+        message["connections"] = connections
+    if process is not None:
+        message["process"] = process
+    if connection is not None:
+        message["connection"] = connection
+    if result is not None:
+        message["result"] = result
+    if error is not None:
+        message["error"] = error
+    if outcome is not None:
+        message["outcome"] = outcome
+    return message
+
+
+def presence_message(topic: str, connection: str, frame: str) -> PresenceMessage:
+    return {
+        "type": "wsrpc.presence",
+        "group": subscription_group(topic),
+        "topic": topic,
+        "connection": connection,
+        "frame": frame,
+    }
+
+
 def parse(message: Mapping[str, object]) -> LayerMessage | None:
     """The message received from the layer, checked: None (logged) for a type this app does not send.
 
@@ -168,6 +299,14 @@ def parse(message: Mapping[str, object]) -> LayerMessage | None:
             return {"type": kind, "group": group, "frame": frame}
     elif kind == "wsrpc.ping":
         return {"type": kind}
+    elif kind == "wsrpc.command":
+        return _command(message)
+    elif kind == "wsrpc.reply":
+        return _reply(message)
+    elif kind == "wsrpc.presence":
+        topic, connection, frame = message.get("topic"), message.get("connection"), message.get("frame")
+        if isinstance(group, str) and isinstance(topic, str) and isinstance(connection, str) and isinstance(frame, str):
+            return {"type": kind, "group": group, "topic": topic, "connection": connection, "frame": frame}
     elif kind == "wsrpc.control":
         what = message.get("what")
         if isinstance(what, str):
@@ -176,3 +315,52 @@ def parse(message: Mapping[str, object]) -> LayerMessage | None:
         logger.warning("ignored a channel layer message of unknown type %r", kind)
         return None
     raise ValueError(f"a malformed channel layer message of type {kind!r}")
+
+
+def _optional_strings(message: Mapping[str, object], *keys: str) -> dict[str, str] | None:
+    """The keys of ``message`` that hold a string; None when one of them holds something else."""
+    found: dict[str, str] = {}
+    for key in keys:
+        value = message.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return None
+        found[key] = value
+    return found
+
+
+def _command(message: Mapping[str, object]) -> CommandMessage:
+    group, action, args = message.get("group"), message.get("action"), message.get("args")
+    optional = _optional_strings(message, "user", "connection", "reply_to", "call")
+    if isinstance(group, str) and isinstance(action, str) and isinstance(args, dict) and optional is not None:
+        return command_message(
+            group,
+            action,
+            {str(key): value for key, value in args.items()},
+            user=optional.get("user"),
+            connection=optional.get("connection"),
+            reply_to=optional.get("reply_to"),
+            call=optional.get("call"),
+        )
+    raise ValueError("a malformed channel layer message of type 'wsrpc.command'")
+
+
+def _reply(message: Mapping[str, object]) -> ReplyMessage:
+    group, call, connections = message.get("group"), message.get("call"), message.get("connections")
+    optional = _optional_strings(message, "process", "connection", "result", "error", "outcome")
+    listed = None
+    if isinstance(connections, list) and all(isinstance(c, str) for c in connections):
+        listed = [str(c) for c in connections]
+    if isinstance(group, str) and isinstance(call, str) and optional is not None and (connections is None or listed):
+        return reply_message(
+            group,
+            call,
+            connections=listed,
+            process=optional.get("process"),
+            connection=optional.get("connection"),
+            result=optional.get("result"),
+            error=optional.get("error"),
+            outcome=optional.get("outcome"),
+        )
+    raise ValueError("a malformed channel layer message of type 'wsrpc.reply'")

@@ -1,4 +1,4 @@
-"""The pub/sub methods: ``rpc.subscribe``, ``rpc.unsubscribe`` and ``rpc.publish``.
+"""The pub/sub methods: ``rpc.subscribe``, ``rpc.unsubscribe``, ``rpc.publish``, ``rpc.history`` and presence.
 
 Their annotations describe them in the OpenRPC document; a topic's schema
 there states the naming rules, while the check itself stays with
@@ -18,11 +18,12 @@ from ..core.topics import MAX_LENGTH, PATTERN_REGEX, TOPIC_REGEX, validate_topic
 from ..core.types import JSON
 from .history import ahistory
 from .member import Member
+from .presence import apresence, apresence_stats
 from .publisher import Publisher
-from .results import History, Publication, Since, Subscription
+from .results import History, Presence, PresenceStats, Publication, Since, Subscription
 from .stream import Position
 
-__all__ = ["PubSubCaller", "subscribe", "unsubscribe", "publish", "history"]
+__all__ = ["PubSubCaller", "subscribe", "unsubscribe", "publish", "history", "presence", "presence_stats"]
 
 
 class PubSubCaller(Protocol):
@@ -133,7 +134,35 @@ async def history(
     "recovered" is false when some events after "since" are no longer kept. A topic that keeps no
     history answers -32004 with data.history false.
     """
+    await _may_subscribe(connection, topic)
+    return await ahistory(topic, since=since, limit=limit)
+
+
+async def _may_subscribe(connection: PubSubCaller, topic: str) -> None:
+    """A concrete topic the caller may subscribe to, or the error that says why not."""
     validate_topic(topic)
     if not await aallowed(connection.user, "subscribe", topic):
         raise PermissionDenied(data={"topic": topic, "action": "subscribe"})
-    return await ahistory(topic, since=since, limit=limit)
+
+
+@rpc_method(name="rpc.presence")
+async def presence(topic: ConcreteTopic, connection: PubSubCaller) -> Presence:
+    """The connections subscribed to a topic, on every server process, for whoever may subscribe to it.
+
+    Each client is {"connection", "user", "user_id"} (null when anonymous) with "info" when the client
+    declared some on connecting. Subscriptions to patterns are not listed. A topic whose Topic row keeps
+    no presence answers -32004 with data.presence false. With join_leave, subscribers receive
+    rpc.join and rpc.leave ({"topic", "client"}) as others subscribe and leave.
+    """
+    await _may_subscribe(connection, topic)
+    return await apresence(topic)
+
+
+@rpc_method(name="rpc.presence_stats")
+async def presence_stats(topic: ConcreteTopic, connection: PubSubCaller) -> PresenceStats:
+    """How many connections are subscribed to a topic, and how many distinct logged-in users they are.
+
+    Anonymous connections count in "connections" only. Same permission and errors as rpc.presence.
+    """
+    await _may_subscribe(connection, topic)
+    return await apresence_stats(topic)

@@ -1,11 +1,12 @@
-"""The hub and the history store of the running event loop, made on first use; what a permission change does."""
+"""The running event loop's hub, history store and presence store, made on first use; what a permission change does."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
@@ -14,14 +15,27 @@ from ..acl.access import aallowed, invalidate
 from ..conf import wsrpc_settings
 from .hub import ChannelLayer, Hub
 from .messages import ControlMessage
+from .orders import carry_out
+from .presence_store import MemoryPresence, PresenceStore, RedisPresence
 from .probe import RedisProbe
 from .redis_store import RedisStore
 from .store import HistoryStore, MemoryStore
 from .stream import new_epoch
 
-__all__ = ["get_hub", "current_hub", "channel_layer", "history_store", "history_backend", "recheck_subscriptions"]
+__all__ = [
+    "get_hub",
+    "current_hub",
+    "channel_layer",
+    "history_store",
+    "presence_store",
+    "history_backend",
+    "recheck_subscriptions",
+]
 
 logger = logging.getLogger("wsrpc")
+
+M = TypeVar("M")
+R = TypeVar("R")
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
 _starting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -70,23 +84,45 @@ def _redis_hosts() -> tuple[list[dict[str, object]], str]:
 
 def history_store() -> HistoryStore | None:
     """The running loop's history store; None with a channel layer that has none."""
+    return _layer_store(_memory_stores, MemoryStore, _redis_stores, _history_on_redis)
+
+
+def _history_on_redis(hosts: list[dict[str, object]], prefix: str) -> RedisStore:
+    from channels_redis.utils import decode_hosts
+
+    return RedisStore(decode_hosts(wsrpc_settings.HISTORY_HOSTS) if wsrpc_settings.HISTORY_HOSTS else hosts, prefix)
+
+
+_memory_presences: weakref.WeakKeyDictionary[object, MemoryPresence] = weakref.WeakKeyDictionary()
+_redis_presences: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[object, RedisPresence]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def presence_store() -> PresenceStore | None:
+    """The running loop's presence store (on the channel layer's Redis); None with a layer that has none."""
+    return _layer_store(_memory_presences, MemoryPresence, _redis_presences, RedisPresence)
+
+
+def _layer_store(
+    memory: weakref.WeakKeyDictionary[object, M],
+    make_memory: Callable[[], M],
+    redis: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[object, R]],
+    make_redis: Callable[[list[dict[str, object]], str], R],
+) -> M | R | None:
+    """The store for the channel layer: one per in-memory layer, one per loop on Redis (its connections' loop)."""
     layer = channel_layer()
     if isinstance(layer, InMemoryChannelLayer):
-        store = _memory_stores.get(layer)
+        store = memory.get(layer)
         if store is None:
-            store = _memory_stores[layer] = MemoryStore()
+            store = memory[layer] = make_memory()
         return store
     if history_backend() != "redis":
         return None
     loop = asyncio.get_running_loop()
-    made = _redis_stores.get(loop)
+    made = redis.get(loop)
     if made is None or made[0] is not layer:
-        from channels_redis.utils import decode_hosts
-
-        hosts, prefix = _redis_hosts()
-        if wsrpc_settings.HISTORY_HOSTS:
-            hosts = decode_hosts(wsrpc_settings.HISTORY_HOSTS)
-        made = _redis_stores[loop] = (layer, RedisStore(hosts, prefix))
+        made = redis[loop] = (layer, make_redis(*_redis_hosts()))
     return made[1]
 
 
@@ -108,8 +144,9 @@ async def get_hub() -> Hub:
     async with lock:
         hub = _hubs.get(loop)
         if hub is None:
-            hub = Hub(channel_layer(), history_store(), _probe())
+            hub = Hub(channel_layer(), history_store(), _probe(), presence_store())
             hub.control_handlers.append(recheck_subscriptions)
+            hub.command_handler = carry_out
             await hub.start()
             _hubs[loop] = hub
     return hub
@@ -127,6 +164,8 @@ async def recheck_subscriptions(hub: Hub, message: ControlMessage) -> None:
     """A permission changed somewhere: forget, then end the subscriptions no longer granted here."""
     invalidate()
     for name, subscriber in hub.routes.subscriptions():
+        if name in getattr(subscriber, "granted", ()):
+            continue  # server code made it (subscribe_user); server code ends it, not a permission change
         try:
             still = await aallowed(subscriber.user, "subscribe", name)
         except Exception:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ..core.types import JSON
+from ..core.types import JSON, JSONObject
 
 if sys.version_info >= (3, 12):
     from typing import NotRequired, TypedDict
@@ -16,7 +16,7 @@ else:  # pydantic reads typing.TypedDict only from Python 3.12
 
     from typing_extensions import TypedDict
 
-__all__ = ["Since", "Event", "Subscription", "Publication", "History"]
+__all__ = ["Since", "Event", "Subscription", "Publication", "History", "Client", "Presence", "PresenceStats"]
 
 
 class Since(TypedDict):
@@ -68,3 +68,27 @@ class History(TypedDict):
     epoch: str
     recovered: bool
     publications: list[Event]
+
+
+class Client(TypedDict):
+    """A connection subscribed to a topic, as rpc.presence lists it and rpc.join / rpc.leave name it."""
+
+    connection: str
+    user: str | None
+    user_id: JSON
+    info: NotRequired[JSONObject]
+
+
+class Presence(TypedDict):
+    """The connections subscribed to a topic, on every server process, in connection id order."""
+
+    topic: str
+    clients: list[Client]
+
+
+class PresenceStats(TypedDict):
+    """How many connections are subscribed to a topic, and how many distinct logged-in users they are."""
+
+    topic: str
+    connections: int
+    users: int

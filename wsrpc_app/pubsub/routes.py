@@ -13,15 +13,21 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from ..core.topics import is_pattern, matches
+from ..core.types import JSON, Params
 from .events import event_frame, gap_frame, position_json, topic_json
 from .sequence import Gap
 from .stream import Position
+from .targets import Credentials
 
-__all__ = ["Subscriber", "Routes"]
+__all__ = ["Subscriber", "Connected", "Routes"]
 
 
 class Subscriber(Protocol):
     """What pub/sub needs of a connection."""
+
+    @property
+    def id(self) -> str:
+        """The connection's id, unique across processes ("" until the hub serves it)."""
 
     @property
     def user(self) -> object:
@@ -32,6 +38,30 @@ class Subscriber(Protocol):
 
     async def revoke(self, name: str, reason: str) -> None:
         """The subscription to ``name`` was ended by the server: tell the client."""
+
+
+class Connected(Subscriber, Protocol):
+    """What server code's orders need of a connection (:mod:`wsrpc_app.pubsub.orders`)."""
+
+    @property
+    def user_key(self) -> str | None:
+        """The key of its user's group; None when anonymous."""
+
+    @property
+    def credentials(self) -> Credentials:
+        """How it was authenticated."""
+
+    async def subscribe_by_server(self, name: str) -> None:
+        """Subscribe it to ``name`` on server code's order, and tell the client (``rpc.subscribed``)."""
+
+    async def unsubscribe_by_server(self, name: str) -> None:
+        """End its subscription to ``name`` on server code's order, and tell the client (``rpc.unsubscribed``)."""
+
+    async def close_by_server(self, code: int, reason: str) -> None:
+        """Close it with this WebSocket close code and reason."""
+
+    async def call_by_server(self, method: str, params: Params | None, timeout: float | None) -> JSON:
+        """Call its client's ``method``; raises RpcError, TimeoutError, or PeerDisconnected when it is gone."""
 
 
 class Routes:
@@ -167,6 +197,12 @@ class Routes:
             elif hold.admits(at.epoch, at.offset):
                 # Later ones come in order after this one: none can repeat what the subscriber has.
                 del self.holds[(name, subscriber)]
+                subscriber.deliver(frame)
+
+    def deliver_presence(self, group: str, topic: str, connection: str, frame: str) -> None:
+        """Queue a join or leave frame to the exact subscribers of ``topic`` here, but ``connection`` itself."""
+        for subscriber in list(self.topics.get(group, {}).get(topic, ())):
+            if subscriber.id != connection:
                 subscriber.deliver(frame)
 
     def deliver_user(self, group: str, frame: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 from ..core.calls import PeerCalls
@@ -10,9 +12,11 @@ from ..core.dispatch import Dispatcher
 from ..core.endpoint import Endpoint
 from ..core.errors import RpcError
 from ..core.registry import Method, Registry
-from ..core.types import Scope
+from ..core.types import JSONObject, Scope
 from ..pubsub.member import Member
 from ..pubsub.publisher import Publisher
+from ..pubsub.roster import client_entry
+from .identity import credentials_of, declared_info
 
 __all__ = ["Connection", "HttpConnection"]
 
@@ -25,7 +29,11 @@ class Connection(PeerCalls):
     ``user`` and ``scope`` come from the ASGI scope; ``registry`` holds the
     methods it may call and ``dispatcher`` runs them; ``call()``,
     ``request()``, ``notify()`` and ``methods`` call back into the client;
-    ``subscriptions`` are the topics and patterns it receives events for.
+    ``subscriptions`` are the topics and patterns it receives events for;
+    ``id`` is unique across server processes once it is open.
+
+    Raises :class:`~wsrpc_app.server.identity.BadInfo` when the handshake
+    declares client info that is no JSON object or too large.
     """
 
     def __init__(
@@ -46,12 +54,41 @@ class Connection(PeerCalls):
         self.call_timeout = call_timeout
         #: The endpoint to the client, once the transport :meth:`attach`\es it.
         self.endpoint: Endpoint | None = None
-        self.member: Member | None = Member(self.user, self.deliver, limit=max_subscriptions)
+        self.member: Member | None = Member(
+            self.user,
+            self.deliver,
+            limit=max_subscriptions,
+            info=declared_info(scope),
+            credentials=credentials_of(scope, self.user),
+        )
+        self.member.peer = self
+        #: ``await closer(code, reason)`` closes the WebSocket: set by the transport.
+        self.closer: Callable[[int, str], Awaitable[None]] | None = None
         self.publish_rate = publish_rate
         self._publisher: Publisher | None = None  # made by the first publish: most connections never publish
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} user={self.user!r}>"
+
+    # Who it is ----------------------------------------------------------------
+
+    @property
+    def id(self) -> str | None:
+        """Unique across server processes, once open; None over HTTP."""
+        return (self.member.id or None) if self.member is not None else None
+
+    def info(self) -> JSONObject:
+        """What ``rpc.info`` answers: its id, its user, what the client declared, since when it is open."""
+        if self.member is None:
+            return client_entry("", self.user, None) | {"connection": None}
+        info = self.member.entry()
+        info["since"] = datetime.fromtimestamp(self.member.since, UTC).isoformat().replace("+00:00", "Z")
+        return info
+
+    async def close_by_server(self, code: int, reason: str) -> None:
+        """Close the WebSocket with ``code`` and ``reason`` (server code's order)."""
+        if self.closer is not None:
+            await self.closer(code, reason)
 
     # Calls to the client ------------------------------------------------------
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from asgiref.sync import markcoroutinefunction
-from channels.exceptions import StopConsumer
+from channels.exceptions import DenyConnection, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from ..conf import wsrpc_settings
@@ -18,6 +18,7 @@ from ..core.endpoint import Endpoint
 from ..core.errors import CloseCode, InvalidRequest
 from ..core.types import ASGIMessage, Receive, Scope, Send
 from .connection import Connection
+from .identity import BadInfo
 from .idle import idle_sweep
 from .wiring import get_registry, server_dispatcher
 
@@ -147,14 +148,19 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     async def connect(self) -> None:
         registry = get_registry()
         call_timeout: float | None = wsrpc_settings.CALL_TIMEOUT
-        self.connection = Connection(
-            self.scope,
-            registry,
-            server_dispatcher(registry),
-            call_timeout=call_timeout,
-            max_subscriptions=wsrpc_settings.MAX_SUBSCRIPTIONS,
-            publish_rate=wsrpc_settings.PUBLISH_RATE,
-        )
+        try:
+            self.connection = Connection(
+                self.scope,
+                registry,
+                server_dispatcher(registry),
+                call_timeout=call_timeout,
+                max_subscriptions=wsrpc_settings.MAX_SUBSCRIPTIONS,
+                publish_rate=wsrpc_settings.PUBLISH_RATE,
+            )
+        except BadInfo as exc:
+            logger.info("refused a handshake: %s", exc)
+            raise DenyConnection() from exc
+        self.connection.closer = self._close_by_server
         self.endpoint = Endpoint(
             self._send_text,
             self.connection.dispatcher,
@@ -201,11 +207,16 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         logger.warning("closing a connection that does not read: %d frames waiting", self.endpoint.outbox.limit or 0)
         self._closing = asyncio.ensure_future(self._close_with(CloseCode.SLOW_CONSUMER))
 
-    async def _close_with(self, code: int) -> None:
+    async def _close_with(self, code: int, reason: str | None = None) -> None:
         self._stop_timers()
         await self.endpoint.close()
         await self.connection.close()
-        await self.close(code=code)
+        await self.close(code=code, reason=reason)
+
+    async def _close_by_server(self, code: int, reason: str) -> None:
+        logger.info("closing a connection on server code's order (%d %s)", code, reason)
+        # A close frame's reason holds at most 123 bytes (RFC 6455 section 5.5).
+        await self._close_with(code, reason.encode()[:123].decode(errors="ignore"))
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         """Close the WebSocket; ``code`` may be a :class:`CloseCode`."""

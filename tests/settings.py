@@ -56,6 +56,7 @@ WSRPC = {
         "demo_project.methods.Calculator",
         "tests.support.secured_methods",
         "tests.support.secured_methods.StaffTools",
+        "tests.support.long_calls",
     ],
     "CALL_TIMEOUT": float(os.environ.get("WSRPC_TEST_CALL_TIMEOUT", "2.0")),
     "MAX_IN_FLIGHT": 16,

@@ -16,6 +16,7 @@ ROOT_EXPORTS = [
     "RpcError",
     "RpcMethods",
     "rpc_method",
+    "Progress",
     "publish",
     "apublish",
     "notify_user",

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .core.errors import RpcError
+from .core.progress import Progress
 from .core.registry import RpcMethods, rpc_method
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ __all__ = [
     "RpcError",
     "RpcMethods",
     "rpc_method",
+    "Progress",
     "publish",
     "apublish",
     "notify_user",

@@ -24,6 +24,7 @@ E011           ``HISTORY_HOSTS`` is not a non-empty list or None
 E012           a ``Topic`` row has a history size or lifetime out of range
                (``manage.py check --database default``)
 E013           ``TRUSTED_PROXIES`` is not a list of IP addresses or networks
+E014           ``PROGRESS_RATE`` is not a number of at least 10 (a second) or None
 =============  =========================================================
 """
 
@@ -37,7 +38,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
-from .conf import DEFAULTS, LIMITS, TOPIC_POLICIES
+from .conf import DEFAULTS, LIMITS, MIN_PROGRESS_RATE, TOPIC_POLICIES
 from .core.protocol import is_reserved
 from .core.registry import RegistryError, methods_of, resolve
 
@@ -61,6 +62,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: obj
     messages += _check_methods(user.get("METHODS", DEFAULTS["METHODS"]))
     messages += _check_channel_layer(user.get("CHANNEL_LAYER", DEFAULTS["CHANNEL_LAYER"]))
     messages += _check_limits(user)
+    messages += _check_progress_rate(user.get("PROGRESS_RATE", DEFAULTS["PROGRESS_RATE"]))
     messages += _check_middlewares(user.get("MIDDLEWARES", DEFAULTS["MIDDLEWARES"]))
     messages += _check_origins(user)
     messages += _check_history(user)
@@ -246,6 +248,18 @@ def _check_limits(user: Mapping[str, object]) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _check_progress_rate(value: object) -> list[CheckMessage]:
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool) and value >= MIN_PROGRESS_RATE):
+        return []
+    return [
+        Error(
+            f"WSRPC['PROGRESS_RATE'] must be a number of at least {MIN_PROGRESS_RATE:g} or None, not {value!r}.",
+            hint=f"Callers are promised at least {MIN_PROGRESS_RATE:g} rpc.progress reports a second; None: no bound.",
+            id="wsrpc_app.E014",
+        )
+    ]
 
 
 def _check_middlewares(entries: object) -> list[CheckMessage]:

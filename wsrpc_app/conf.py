@@ -12,7 +12,15 @@ from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-__all__ = ["DEFAULTS", "DISCONNECT_EVENTS", "LIMITS", "TOPIC_POLICIES", "WEBSOCKET_PATH", "wsrpc_settings"]
+__all__ = [
+    "DEFAULTS",
+    "DISCONNECT_EVENTS",
+    "LIMITS",
+    "MIN_PROGRESS_RATE",
+    "TOPIC_POLICIES",
+    "WEBSOCKET_PATH",
+    "wsrpc_settings",
+]
 
 #: Where ``wsrpc_app.routing`` serves the consumer, relative to the site root.
 WEBSOCKET_PATH = "ws/rpc/"
@@ -43,6 +51,8 @@ DEFAULTS: dict[str, object] = {
     "PUBLISH_RATE": 50.0,
     "MAX_OUTBOUND_QUEUE": 1000,
     "THREAD_POOL_SIZE": 32,
+    # rpc.progress notifications of one request, per second (None: no bound; at least 10, SPEC).
+    "PROGRESS_RATE": 20.0,
     # Timeouts and intervals in seconds (None disables each).
     "CALL_TIMEOUT": 30.0,
     "METHOD_TIME_LIMIT": 60.0,
@@ -72,6 +82,9 @@ DEFAULTS: dict[str, object] = {
 DISCONNECT_EVENTS = ("logout", "deactivate", "token_deleted", "password_change")
 
 TOPIC_POLICIES = ("deny", "allow")
+
+#: The fewest rpc.progress reports a second that PROGRESS_RATE may let through (SPEC).
+MIN_PROGRESS_RATE = 10.0
 
 #: Keys holding a positive number or None, and whether they must be integers.
 LIMITS: dict[str, bool] = {
@@ -114,6 +127,7 @@ class WsRpcSettings:
     PUBLISH_RATE: float | None
     MAX_OUTBOUND_QUEUE: int | None
     THREAD_POOL_SIZE: int | None
+    PROGRESS_RATE: float | None
     CALL_TIMEOUT: float | None
     METHOD_TIME_LIMIT: float | None
     IDLE_TIMEOUT: float | None

@@ -297,7 +297,8 @@ async def test_timeout_none_waits_past_the_default(peer: Peer) -> None:
 async def test_reply_after_the_timeout_is_dropped(peer: Peer) -> None:
     with pytest.raises(TimeoutError):
         await peer.endpoint.call("f", timeout=0.01)
-    [request] = peer.take()
+    [request, cancel] = peer.take()
+    assert cancel == {"jsonrpc": "2.0", "method": "rpc.cancel", "params": {"id": request["id"]}}
     await peer.endpoint.receive(json.dumps({"jsonrpc": "2.0", "result": "late", "id": request["id"]}))
     await settle(peer.endpoint)
     assert peer.frames == []

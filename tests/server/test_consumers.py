@@ -249,6 +249,8 @@ async def test_server_call_times_out() -> None:
         async with connected(consumer_class.as_asgi()) as ws:
             incoming = await server_request(ws, "client.never", [])
             started = time.monotonic()
+            cancel = await ws.receive_json_from()
+            assert cancel == {"jsonrpc": "2.0", "method": "rpc.cancel", "params": {"id": incoming["id"]}}
             reply = await ws.receive_json_from()
             waited = time.monotonic() - started
             assert reply["id"] == "outer"

@@ -27,7 +27,6 @@ keepalive detects half-open connections.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -37,6 +36,7 @@ import tenacity
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from ..core.callbacks import Callbacks
 from ..core.calls import PeerCalls
 from ..core.dispatch import Dispatcher
 from ..core.endpoint import Endpoint
@@ -92,6 +92,14 @@ class WsRpcClient(PeerCalls):
     ``on_state`` hears ``connecting``, ``open``, ``reconnecting``,
     ``closed``; ``on_gap`` gets a :class:`~wsrpc_app.client.recovery.Gap`
     whenever events of a subscribed topic were missed for good.
+
+    Long calls: ``call(..., progress=callback)`` (or ``request(name,
+    params, progress=callback)``) hears the method's ``rpc.progress``
+    reports; a call past ``call_timeout``, or whose awaiting task is
+    cancelled, sends ``rpc.cancel`` so the server stops the method. A method
+    in ``methods`` that the server cancels sees :class:`asyncio.CancelledError`
+    and is answered -32800; one with a ``progress`` parameter reports to the
+    server, at most ``progress_rate`` times a second (the latest kept).
     """
 
     def __init__(
@@ -113,6 +121,7 @@ class WsRpcClient(PeerCalls):
         # Limits
         max_message_bytes: int | None = 16 * 1024 * 1024,
         max_in_flight: int | None = 64,
+        progress_rate: float | None = 20.0,
         **connect_options: Any,
     ) -> None:
         self.url = url
@@ -128,6 +137,7 @@ class WsRpcClient(PeerCalls):
         self.call_timeout = call_timeout
         self.heartbeat_interval = heartbeat_interval
         self.max_in_flight = max_in_flight
+        self.progress_rate = progress_rate
         self.connect_options = {
             "open_timeout": open_timeout,
             "ping_interval": ping_interval,
@@ -145,7 +155,7 @@ class WsRpcClient(PeerCalls):
         self._endpoint: Endpoint | None = None
         self._connected = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
-        self._callbacks: set[asyncio.Future[None]] = set()
+        self._callbacks = Callbacks()
         self._closing = False
 
     #: What methods the server calls see as their caller's: no Django user here.
@@ -189,9 +199,7 @@ class WsRpcClient(PeerCalls):
         if supervisor is not None:
             supervisor.cancel()
             await asyncio.gather(supervisor, return_exceptions=True)
-        for task in list(self._callbacks):
-            task.cancel()
-        await asyncio.gather(*self._callbacks, return_exceptions=True)
+        await asyncio.gather(*self._callbacks.cancel(), return_exceptions=True)
         self._set_state("closed")
 
     @property
@@ -245,6 +253,7 @@ class WsRpcClient(PeerCalls):
             self,
             max_in_flight=self.max_in_flight,
             call_timeout=self.call_timeout,
+            progress_rate=self.progress_rate,
             inline={"rpc.event": self._on_event, "rpc.gap": self._on_gap, "rpc.unsubscribed": self._on_unsubscribed},
         )
         self._endpoint = endpoint
@@ -483,20 +492,7 @@ class WsRpcClient(PeerCalls):
 
     def _run(self, callback: Callable[..., Awaitable[None] | None], args: tuple[object, ...], name: str) -> None:
         """Call a sync callback now, start an async one: in the order events come."""
-        try:
-            outcome = callback(*args)
-        except Exception:
-            logger.exception("a callback for %r failed", name)
-            return
-        if inspect.isawaitable(outcome):
-            task = asyncio.ensure_future(outcome)
-            self._callbacks.add(task)
-            task.add_done_callback(self._callback_done)
-
-    def _callback_done(self, task: asyncio.Future[None]) -> None:
-        self._callbacks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("a callback failed", exc_info=task.exception())
+        self._callbacks.run(callback, args, f"a callback for {name!r}")
 
     def _forget(self, sub: Subscription[EventCallback]) -> None:
         if self._subscriptions.get(sub.name) is sub:

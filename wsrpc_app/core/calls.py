@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from .endpoint import Endpoint
+from .endpoint import Endpoint, ProgressCallback
 from .protocol import params_of
 from .types import JSON, Params, Timeout
 
@@ -34,21 +34,33 @@ class PeerCalls:
         """``methods.calc.divide(1, 2)`` calls the peer's ``calc.divide``."""
         return MethodProxy(self)
 
-    async def call(self, name: str, /, *args: JSON, **kwargs: JSON) -> JSON:
+    async def call(self, name: str, /, *args: JSON, progress: ProgressCallback | None = None, **kwargs: JSON) -> JSON:
         """Call ``name`` with positional or named arguments and return its result.
 
         Raises :class:`~wsrpc_app.core.errors.RpcError` (``code``, ``message``,
         ``data``) for an error reply, :class:`TimeoutError` after
         ``call_timeout`` and :class:`~wsrpc_app.core.errors.PeerDisconnected`
-        when the connection drops before the reply.
+        when the connection drops before the reply. ``progress(value)``
+        (sync or async) hears the method's ``rpc.progress`` reports; a method's
+        own ``progress`` parameter is wsrpc's and never a JSON param, so the
+        name cannot clash (:meth:`request` sends any params, that key too).
+        A call that stops waiting (its timeout, or the awaiting task was
+        cancelled) sends ``rpc.cancel``: the peer stops the method.
         """
-        return await self.request(name, params_of(args, kwargs))
+        return await self.request(name, params_of(args, kwargs), progress=progress)
 
-    async def request(self, name: str, params: Params | None = None, *, timeout: Timeout = ...) -> JSON:
+    async def request(
+        self,
+        name: str,
+        params: Params | None = None,
+        *,
+        timeout: Timeout = ...,
+        progress: ProgressCallback | None = None,
+    ) -> JSON:
         """Like :meth:`call`, with the params given whole and an optional timeout in seconds."""
         async with asyncio.timeout(self.call_timeout if timeout is ... else timeout):
             peer = await self._peer()
-            return await peer.call(name, params, timeout=None)
+            return await peer.call(name, params, timeout=None, progress=progress)
 
     async def notify(self, name: str, /, *args: JSON, **kwargs: JSON) -> None:
         """Send a notification: no reply, no error."""

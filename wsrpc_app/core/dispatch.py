@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
-from . import eager, protocol
+from . import eager, progress, protocol
 from .errors import InternalError, MethodNotFound, NotAuthenticated, PermissionDenied, RpcError, TimedOut
 from .protocol import Invalid, Request
 from .registry import Method, Registry
@@ -96,18 +97,28 @@ class Dispatcher:
         for middleware in reversed(list(middlewares)):
             self._chain = _wrap(middleware, self._chain or self._handle)
 
-    async def answer(self, messages: list[Request | Invalid], caller: Caller, *, batch: bool) -> bytes | None:
+    async def answer(
+        self,
+        messages: list[Request | Invalid],
+        caller: Caller,
+        *,
+        batch: bool,
+        reply: Callable[[Request | Invalid], Awaitable[bytes | None]] | None = None,
+    ) -> bytes | None:
         """Run the messages of one frame; the encoded reply, or None when nothing is owed.
 
-        The requests of a batch run concurrently and are answered as one
-        array; a batch of notifications gets no reply at all (section 6).
+        The requests of a batch run concurrently, each on a task of its own,
+        and are answered as one array; a batch of notifications gets no reply
+        at all (section 6). ``reply`` answers one message (by default
+        :meth:`reply`): the endpoint's tracks it while it runs.
         """
+        one = reply if reply is not None else functools.partial(self.reply, caller=caller)
         if not batch:
-            return await self.reply(messages[0], caller)
+            return await one(messages[0])
         if len(messages) == 1:
-            replies = [await self.reply(messages[0], caller)]
+            replies = [await one(messages[0])]
         else:
-            replies = await asyncio.gather(*(self.reply(m, caller) for m in messages))
+            replies = await asyncio.gather(*(one(m) for m in messages))
         owed = [r for r in replies if r is not None]
         return protocol.join_batch(owed) if owed else None
 
@@ -157,10 +168,15 @@ class Dispatcher:
             refusal = await self.refusal(method, caller)
             if refusal is not None:
                 raise refusal
-        args, kwargs = method.binder.bind(params, connection=caller)
+        binder = method.binder
+        reporter = progress.current() if binder.wants_progress else None
+        args, kwargs = binder.bind(params, connection=caller, progress=reporter)
         if method.is_async:
             return await method.func(*args, **kwargs)
-        return await self.run_sync(method.func, *args, **kwargs)
+        # A thread cannot be interrupted: cancelled, the request stops waiting
+        # for it at once and its result is dropped (asgiref's wrapper would
+        # wait for the thread, and then swallow the cancellation).
+        return await asyncio.shield(self.run_sync(method.func, *args, **kwargs))
 
     async def refusal(self, method: Method, caller: Caller) -> RpcError | None:
         """Why ``caller`` may not call ``method`` (None: it may); decided once per dispatcher."""

@@ -5,32 +5,82 @@ The server's consumer, the Python client and the test client each drive an
 coroutine that writes one. The :class:`~wsrpc_app.core.session.Session` says
 what a frame asks for; the endpoint runs the peer's requests concurrently,
 writes the replies in order, and completes the futures of this side's calls.
+
+Long calls (``rpc.cancel``, ``rpc.progress``): each of the peer's requests
+is tracked while it runs, so that the peer's ``rpc.cancel`` cancels its task
+(a batch member on its own) and it is answered -32800; a call of this side
+that stops waiting for its reply (timeout, cancelled task) sends
+``rpc.cancel``, so nothing runs on at the peer for nobody; ``rpc.progress``
+from the peer reaches the call's ``progress`` callback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 
-from . import eager, protocol
+from . import eager, progress, protocol
+from .callbacks import Callbacks
 from .dispatch import Dispatcher
-from .errors import PeerDisconnected
+from .errors import PeerDisconnected, RequestCancelled
 from .outbox import Outbox
+from .protocol import Invalid, Request
 from .session import Received, Session, Work
 from .types import JSON, Caller, Params, SendText, Timeout
 
-__all__ = ["Endpoint", "InlineHandler", "after_reply"]
+__all__ = ["Endpoint", "InlineHandler", "ProgressCallback", "after_reply"]
 
 logger = logging.getLogger("wsrpc")
 
 #: Handles a notification at once, in order of arrival (the Python client's events).
 InlineHandler = Callable[[Params | None], None]
 
+#: Hears the peer's progress on a call: ``callback(value)``, sync or async.
+ProgressCallback = Callable[[JSON], Awaitable[object] | object]
+
 _NOTHING: Mapping[str, InlineHandler] = MappingProxyType({})
 _Reply = asyncio.Future[JSON]
+
+
+@dataclasses.dataclass(slots=True)
+class _Call:
+    """One of this side's calls: the future of its reply, and who hears its progress."""
+
+    future: _Reply
+    on_progress: ProgressCallback | None = None
+
+
+class _Running:
+    """One of the peer's requests while it runs on ``task``: what ``rpc.cancel`` stops."""
+
+    __slots__ = ("id", "task", "endpoint", "cancelled", "reporter")
+
+    def __init__(self, id_: JSON, task: asyncio.Task[object], endpoint: Endpoint) -> None:
+        self.id = id_
+        self.task = task
+        self.endpoint = endpoint
+        self.cancelled = False
+        self.reporter: progress.Reporter | None = None
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            self.task.cancel()
+
+    def progress(self) -> progress.Progress:
+        """The request's reporter, made when the method first asks for it."""
+        if self.reporter is None:
+            endpoint = self.endpoint
+            self.reporter = progress.Reporter(
+                self.id, endpoint.deliver_bytes, rate=endpoint.progress_rate, loop=self.task.get_loop()
+            )
+        return self.reporter
+
+
 #: What the request running in this context does once its reply is queued.
 _after_reply: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
     "wsrpc_after_reply", default=None
@@ -61,13 +111,28 @@ class Endpoint:
     ``max_outbound`` bounds the frames waiting to be written; past it
     ``on_overflow`` is called and nothing more is written.
 
+    ``progress_rate`` bounds the ``rpc.progress`` notifications of each of
+    the peer's requests per second (``None``: no bound).
+
     Each request runs on a task of its own, unless the transport gives a
     ``handoff``: then it runs on the task that called :meth:`receive` until
     it first waits, when ``handoff()`` is called to read the next frames on
     another task while this one finishes the request.
     """
 
-    __slots__ = ("session", "inline", "outbox", "dispatcher", "caller", "call_timeout", "handoff", "running", "closed")
+    __slots__ = (
+        "session",
+        "inline",
+        "outbox",
+        "dispatcher",
+        "caller",
+        "call_timeout",
+        "progress_rate",
+        "handoff",
+        "running",
+        "callbacks",
+        "closed",
+    )
 
     def __init__(
         self,
@@ -82,20 +147,24 @@ class Endpoint:
         on_overflow: Callable[[], None] | None = None,
         inline: Mapping[str, InlineHandler] | None = None,
         handoff: Callable[[], None] | None = None,
+        progress_rate: float | None = 20.0,
     ) -> None:
         self.inline = inline or _NOTHING
-        self.session: Session[_Reply] = Session(max_in_flight=max_in_flight, max_batch=max_batch, inline=self.inline)
+        self.session: Session[_Call] = Session(max_in_flight=max_in_flight, max_batch=max_batch, inline=self.inline)
         self.outbox = Outbox(send, limit=max_outbound, on_overflow=on_overflow or self._overflowed)
         self.dispatcher = dispatcher
         self.caller = caller
         self.call_timeout = call_timeout
+        self.progress_rate = progress_rate
         self.handoff = handoff
         #: The tasks running requests now, each with the future that ends with its request.
         self.running: dict[asyncio.Task[None], asyncio.Future[None]] = {}
+        #: Progress callbacks; those still running are cancelled by :meth:`close`.
+        self.callbacks = Callbacks()
         self.closed = False
 
     @property
-    def pending(self) -> dict[int, _Reply]:
+    def pending(self) -> dict[int, _Call]:
         """This side's calls waiting for the peer's reply, by id."""
         return self.session.pending
 
@@ -121,14 +190,18 @@ class Endpoint:
         if received.reply is not None:
             await self._reply(received.reply)
             return
-        if received.settled or received.inline:
+        if received.settled or received.inline or received.progressed or received.cancel:
             self._settle(received)
         if received.work is not None:
             await self._start(received.work)
 
-    def _settle(self, received: Received[_Reply]) -> None:
+    def _settle(self, received: Received[_Call]) -> None:
+        for running in received.cancel:
+            running.cancel()
+        for progressed in received.progressed:
+            self._progressed(progressed.waiter, progressed.value)
         for settled in received.settled:
-            future = settled.waiter
+            future = settled.waiter.future
             if future.done():
                 continue  # the caller gave up waiting
             if settled.error is not None:
@@ -140,6 +213,10 @@ class Endpoint:
                 self.inline[request.method](request.params)
             except Exception:
                 logger.exception("handling the notification %r failed", request.method)
+
+    def _progressed(self, call: _Call, value: JSON) -> None:
+        if call.on_progress is not None and not call.future.done():
+            self.callbacks.run(call.on_progress, (value,), "a progress callback")
 
     async def _start(self, work: Work) -> None:
         run = self._run(work)
@@ -181,7 +258,9 @@ class Endpoint:
         try:
             try:
                 if work.messages:
-                    reply = await self.dispatcher.answer(work.messages, self.caller, batch=work.batch)
+                    reply = await self.dispatcher.answer(
+                        work.messages, self.caller, batch=work.batch, reply=self._answer
+                    )
             finally:
                 reply = self.session.finish(work, reply)
             if reply is not None:
@@ -192,6 +271,29 @@ class Endpoint:
                     callback()
                 except Exception:
                     logger.exception("a callback after the reply failed")
+
+    async def _answer(self, message: Request | Invalid) -> bytes | None:
+        """The reply to one request, which ``rpc.cancel`` may stop while it runs (-32800)."""
+        if isinstance(message, Invalid) or message.notification:
+            return await self.dispatcher.reply(message, self.caller)
+        task = asyncio.current_task()
+        assert task is not None
+        request = _Running(message.id, task, self)
+        self.session.started(message.id, request)
+        progress.running(request.progress)  # this request's own context: a task's, or run_here's copy
+        try:
+            reply = await self.dispatcher.reply(message, self.caller)
+        except asyncio.CancelledError:
+            if request.cancelled and task.uncancel() == 0:
+                return protocol.error_reply(message.id, RequestCancelled(data={"id": message.id}))
+            raise
+        finally:
+            self.session.ended(message.id, request)
+            if request.reporter is not None:
+                request.reporter.end(flush=not request.cancelled)
+        if request.cancelled:  # the method caught the cancellation and finished
+            task.uncancel()
+        return reply
 
     async def _reply(self, frame: bytes) -> None:
         try:
@@ -220,49 +322,73 @@ class Endpoint:
         """Queue a frame without waiting (fan-out); False when it was dropped."""
         return not self.closed and self.outbox.push(frame)
 
+    def deliver_bytes(self, frame: bytes) -> bool:
+        """:meth:`deliver` an encoded frame."""
+        return not self.closed and self.outbox.push(frame.decode())
+
     def _overflowed(self) -> None:
         logger.warning("dropped frames for a peer whose outbound queue is full")
 
-    async def call(self, method: str, params: Params | None = None, *, timeout: Timeout = ...) -> JSON:
+    async def call(
+        self,
+        method: str,
+        params: Params | None = None,
+        *,
+        timeout: Timeout = ...,
+        progress: ProgressCallback | None = None,
+    ) -> JSON:
         """Call a method of the peer and return its result.
 
         Raises :class:`RpcError` for an error reply, :class:`TimeoutError`
         when no reply comes in time and :class:`PeerDisconnected` when the
-        connection closes first. Nothing stays pending either way.
+        connection closes first. Nothing stays pending either way; when the
+        call stops waiting without a reply (its timeout, or its task was
+        cancelled), the peer is sent ``rpc.cancel``. ``progress(value)`` hears
+        the peer's ``rpc.progress`` reports on this call, in order.
         """
         if self.closed:
             raise PeerDisconnected("the connection is closed")
-        future: _Reply = asyncio.get_running_loop().create_future()
-        id_, frame = self.session.call(method, params, future)
+        call = _Call(asyncio.get_running_loop().create_future(), progress)
+        id_, frame = self.session.call(method, params, call)
         try:
             await self.send(frame)
             async with asyncio.timeout(self.call_timeout if timeout is ... else timeout):
-                return await future
+                return await call.future
         finally:
             self.session.forget(id_)
-            _retrieve(future)
+            self._given_up([id_], [call])
 
     async def call_batch(self, calls: list[tuple[str, Params | None]], *, timeout: Timeout = ...) -> list[JSON]:
         """Send several calls in one batch frame; each entry of the result is a value or an :class:`RpcError`."""
         if self.closed:
             raise PeerDisconnected("the connection is closed")
         loop = asyncio.get_running_loop()
-        futures: list[_Reply] = [loop.create_future() for _ in calls]
+        waiting = [_Call(loop.create_future()) for _ in calls]
         frame, ids = self.session.call_batch(
-            (method, params, future) for (method, params), future in zip(calls, futures, strict=True)
+            (method, params, call) for (method, params), call in zip(calls, waiting, strict=True)
         )
         try:
             await self.send(frame)
             async with asyncio.timeout(self.call_timeout if timeout is ... else timeout):
-                outcomes = await asyncio.gather(*futures, return_exceptions=True)
+                outcomes = await asyncio.gather(*(call.future for call in waiting), return_exceptions=True)
             for outcome in outcomes:
                 if isinstance(outcome, PeerDisconnected):
                     raise outcome
             return list(outcomes)
         finally:
-            for id_, future in zip(ids, futures, strict=True):
+            for id_ in ids:
                 self.session.forget(id_)
-                _retrieve(future)
+            self._given_up(ids, waiting)
+
+    def _given_up(self, ids: list[int], calls: list[_Call]) -> None:
+        """The calls are over: cancel at the peer those that got no reply, so their work stops."""
+        for id_, call in zip(ids, calls, strict=True):
+            future = call.future
+            if future.done() and not future.cancelled():
+                future.exception()  # seen, so asyncio does not warn about it
+            else:  # no reply: the wait timed out, or the waiting task was cancelled (which cancels the future)
+                future.cancel()
+                self.deliver_bytes(protocol.cancel(id_))
 
     async def notify(self, method: str, params: Params | None = None) -> None:
         """Send a notification to the peer."""
@@ -278,17 +404,12 @@ class Endpoint:
             return
         self.closed = True
         self.outbox.close()
-        for future in self.session.pending.values():
-            if not future.done():
-                future.set_exception(PeerDisconnected("the connection closed before the reply"))
+        for call in self.session.pending.values():
+            if not call.future.done():
+                call.future.set_exception(PeerDisconnected("the connection closed before the reply"))
+        self.callbacks.cancel()
         running = list(self.running.items())
         for task, _ in running:
             task.cancel()
         if running:
             await asyncio.gather(*(ended for _, ended in running), return_exceptions=True)
-
-
-def _retrieve(future: _Reply) -> None:
-    """Mark a future's exception as seen, so asyncio does not warn about it."""
-    if future.done() and not future.cancelled():
-        future.exception()

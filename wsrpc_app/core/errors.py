@@ -17,7 +17,8 @@ The tree::
     ├── TooManyRequests      -32029
     │   ├── TooManySubscriptions     MAX_SUBSCRIPTIONS reached
     │   └── PublishingTooFast        PUBLISH_RATE exceeded
-    └── Unavailable          -32053  the channel layer or the history store cannot be reached
+    ├── Unavailable          -32053  the channel layer or the history store cannot be reached
+    └── RequestCancelled     -32800  ``rpc.cancel`` stopped the request (the code LSP uses)
 
     PeerDisconnected (ConnectionError)  a call could not complete: the peer left
 
@@ -51,6 +52,7 @@ __all__ = [
     "TooManySubscriptions",
     "PublishingTooFast",
     "Unavailable",
+    "RequestCancelled",
     "PeerDisconnected",
     "CloseCode",
 ]
@@ -71,6 +73,7 @@ class ErrorCode(IntEnum):
     TIMED_OUT = -32008
     TOO_MANY_REQUESTS = -32029
     UNAVAILABLE = -32053
+    REQUEST_CANCELLED = -32800
 
 
 class RpcError(Exception):
@@ -182,6 +185,11 @@ class PublishingTooFast(TooManyRequests):
 class Unavailable(RpcError):
     default_code = ErrorCode.UNAVAILABLE
     default_message = "Unavailable"
+
+
+class RequestCancelled(RpcError):
+    default_code = ErrorCode.REQUEST_CANCELLED
+    default_message = "Request cancelled"
 
 
 class PeerDisconnected(ConnectionError):

@@ -20,10 +20,14 @@ from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 from .errors import InvalidParams
 from .types import JSON, Caller, Params
 
-__all__ = ["Binder", "CONNECTION"]
+__all__ = ["Binder", "CONNECTION", "PROGRESS", "FILLED"]
 
 #: The parameter that receives the calling connection; never filled from params.
 CONNECTION = "connection"
+#: The parameter that receives the request's progress reporter; never filled from params.
+PROGRESS = "progress"
+#: The parameters wsrpc fills.
+FILLED = (CONNECTION, PROGRESS)
 
 #: A type expression, as ``get_type_hints()`` gives it (a ``TypeForm``, once mypy reads those).
 Hint: TypeAlias = Any
@@ -65,7 +69,10 @@ class Binder:
         signature = inspect.signature(func)
         hints = _type_hints(func)
         self.wants_connection = CONNECTION in signature.parameters
-        self.parameters = [p for p in signature.parameters.values() if p.name != CONNECTION]
+        self.wants_progress = PROGRESS in signature.parameters
+        #: The parameters wsrpc fills that this function takes.
+        self.filled = tuple(name for name in FILLED if name in signature.parameters)
+        self.parameters = [p for p in signature.parameters.values() if p.name not in FILLED]
         self.signature = signature.replace(parameters=self.parameters)
         self._full_signature = signature
         self.hints: dict[str, Hint] = {p.name: hints.get(p.name, p.annotation) for p in self.parameters}
@@ -94,27 +101,29 @@ class Binder:
         )
 
     def bind(
-        self, params: Params | None, connection: Caller | None = None
+        self, params: Params | None, connection: Caller | None = None, progress: object = None
     ) -> tuple[tuple[object, ...], dict[str, object]]:
         """Raises :class:`InvalidParams` naming what does not fit.
 
-        When the function takes a ``connection`` parameter, ``connection`` is
-        bound to it wherever it sits in the signature. Raises :class:`TypeError`
+        When the function takes a ``connection`` (or ``progress``) parameter,
+        ``connection`` (``progress``) is bound to it wherever it sits in the
+        signature. Raises :class:`TypeError`
         when a param's type is one pydantic refuses (see :attr:`hint_errors`).
         """
         if self.hint_errors:
             name, reason = next(iter(self.hint_errors.items()))
             raise TypeError(f"param {name!r} has a type pydantic cannot validate: {reason}")
         if self._by_keyword:
-            return (), self._bind_by_keyword(params, connection)
+            return (), self._bind_by_keyword(params, connection, progress)
         try:
             if params is None:
                 bound = self.signature.bind()
             elif isinstance(params, list):
                 bound = self.signature.bind(*params)
             else:
-                if self.wants_connection and CONNECTION in params:
-                    raise TypeError(f"'{CONNECTION}' cannot be passed as a parameter")
+                for name in self.filled:
+                    if name in params:
+                        raise TypeError(f"'{name}' cannot be passed as a parameter")
                 bound = self.signature.bind(**params)
         except TypeError as exc:
             raise InvalidParams(data={"reason": str(exc), "signature": str(self.signature)}) from None
@@ -123,18 +132,19 @@ class Binder:
             for name, adapter in self.adapters.items():
                 if name in arguments:
                     arguments[name] = self._validate(name, adapter, arguments[name])
-        if self.wants_connection:
+        if self.filled:
             # Bind against the full signature: passing the connection by keyword
             # clashes with positional params when it is not the last parameter.
+            filled = {CONNECTION: connection, PROGRESS: progress}
             arguments = {
-                name: connection if name == CONNECTION else bound.arguments[name]
+                name: filled[name] if name in filled else bound.arguments[name]
                 for name in self._full_signature.parameters
-                if name == CONNECTION or name in bound.arguments
+                if name in filled or name in bound.arguments
             }
             bound = inspect.BoundArguments(self._full_signature, arguments)
         return bound.args, bound.kwargs
 
-    def _bind_by_keyword(self, params: Params | None, connection: Caller | None) -> dict[str, object]:
+    def _bind_by_keyword(self, params: Params | None, connection: Caller | None, progress: object) -> dict[str, object]:
         # The same rules and messages as inspect.Signature.bind.
         if params is None:
             kwargs: dict[str, object] = {}
@@ -143,8 +153,9 @@ class Binder:
                 self._refuse("too many positional arguments")
             kwargs = dict(zip(self._positional, params, strict=False))
         else:
-            if self.wants_connection and CONNECTION in params:
-                self._refuse(f"'{CONNECTION}' cannot be passed as a parameter")
+            for name in self.filled:
+                if name in params:
+                    self._refuse(f"'{name}' cannot be passed as a parameter")
             for key in params:
                 if key not in self._names:
                     self._refuse(f"got an unexpected keyword argument {key!r}")
@@ -157,6 +168,8 @@ class Binder:
                 kwargs[name] = self._check(name, [], adapter, kwargs[name])
         if self.wants_connection:
             kwargs[CONNECTION] = connection
+        if self.wants_progress:
+            kwargs[PROGRESS] = progress
         return kwargs
 
     def _refuse(self, reason: str) -> NoReturn:

@@ -33,6 +33,10 @@ __all__ = [
     "encode",
     "request",
     "notification",
+    "CANCEL",
+    "PROGRESS",
+    "cancel",
+    "progress",
     "result_reply",
     "error_reply",
     "join_batch",
@@ -208,6 +212,22 @@ def notification(method: str, params: Params | None) -> bytes:
     if params is not None:
         message["params"] = params
     return encode(message)
+
+
+#: The notifications of long calls (SPEC, "Presence, connections, long calls"):
+#: ``rpc.cancel`` ``{"id": ID}`` stops the receiver's request ID; ``rpc.progress``
+#: ``{"id": ID, "value": ANY}`` reports on the sender's request ID before its reply.
+CANCEL = "rpc.cancel"
+PROGRESS = "rpc.progress"
+
+
+def cancel(id_: Id) -> bytes:
+    return notification(CANCEL, {"id": id_})
+
+
+def progress(id_: Id, value: JSON) -> bytes:
+    """Raises :class:`TypeError` when ``value`` has no JSON form."""
+    return notification(PROGRESS, {"id": id_, "value": value})
 
 
 def error_reply(id_: Id, error: RpcError) -> bytes:

@@ -9,7 +9,11 @@ the conversation must remember between frames:
   session never looks inside);
 - how many of the peer's requests are running, refusing those beyond the
   in-flight bound with -32029 at once;
-- which replies of one batch belong together, joined into one array.
+- which replies of one batch belong together, joined into one array;
+- which of the peer's requests are running, by id, so that the peer's
+  ``rpc.cancel`` finds the one to stop (only this connection's, and only
+  while it runs: any other id is ignored), and which of this side's calls an
+  ``rpc.progress`` reports on.
 
 Running methods, waiting and writing are the caller's: the shape of
 websockets' ``protocol.py``, which the asyncio, sync and trio layers drive.
@@ -20,19 +24,27 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Collection, Iterable
-from typing import Generic, TypeVar
+from types import EllipsisType
+from typing import Generic, Protocol, TypeVar
 
 from . import protocol
 from .errors import RpcError, TooManyRequests
 from .protocol import Batch, Invalid, Request, Response
-from .types import Params
+from .types import JSON, Id, Params
 
-__all__ = ["Session", "Received", "Work", "Settled"]
+__all__ = ["Session", "Received", "Work", "Settled", "Progressed", "Cancellable"]
 
 logger = logging.getLogger("wsrpc")
 
 #: What waits for the reply to one of this side's calls.
 W = TypeVar("W")
+
+
+class Cancellable(Protocol):
+    """One of the peer's requests while it runs, as the transport tracks it."""
+
+    def cancel(self) -> object:
+        """Stop the request; its reply becomes -32800 unless it has finished."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -59,13 +71,25 @@ class Settled(Generic[W]):
 
 
 @dataclasses.dataclass(slots=True)
+class Progressed(Generic[W]):
+    """The peer reported ``value`` (``rpc.progress``) on the call ``waiter`` waits for."""
+
+    waiter: W
+    value: JSON
+
+
+@dataclasses.dataclass(slots=True)
 class Received(Generic[W]):
     """What one frame from the peer asks of this side, in the order to do it."""
 
     #: A frame to send back at once (a parse error), with nothing else to do.
     reply: bytes | None = None
+    #: Progress on this side's calls, to hand on before ``settled``.
+    progressed: list[Progressed[W]] = dataclasses.field(default_factory=list)
     #: Replies to this side's calls.
     settled: list[Settled[W]] = dataclasses.field(default_factory=list)
+    #: The peer's running requests that ``rpc.cancel`` asks to stop.
+    cancel: list[Cancellable] = dataclasses.field(default_factory=list)
     #: Notifications of the session's ``inline`` methods, to handle at once, in order.
     inline: list[Request] = dataclasses.field(default_factory=list)
     #: Requests to run, or None when the frame held none.
@@ -81,7 +105,7 @@ class Session(Generic[W]):
     (the Python client's events).
     """
 
-    __slots__ = ("max_in_flight", "max_batch", "inline", "in_flight", "pending", "_last_id")
+    __slots__ = ("max_in_flight", "max_batch", "inline", "in_flight", "pending", "running", "_last_id")
 
     def __init__(
         self,
@@ -97,6 +121,8 @@ class Session(Generic[W]):
         self.in_flight = 0
         #: This side's calls waiting for a reply, by id.
         self.pending: dict[int, W] = {}
+        #: The peer's requests running now, by id (a peer may reuse an id: all of them).
+        self.running: dict[Id, list[Cancellable]] = {}
         self._last_id = 0
 
     # The peer's frames ------------------------------------------------------
@@ -134,9 +160,22 @@ class Session(Generic[W]):
                 received.settled.append(Settled(waiter, error=message.error))
             logger.debug("dropped a malformed reply: %r", message.error)
             return None
-        if isinstance(message, Request) and message.notification and message.method in self.inline:
-            received.inline.append(message)
-            return None
+        if isinstance(message, Request) and message.notification:
+            if message.method == protocol.CANCEL:
+                id_ = _target(message.params)
+                if id_ is not ...:
+                    received.cancel.extend(self.running.get(id_, ()))
+                return None
+            if message.method == protocol.PROGRESS:
+                id_ = _target(message.params)
+                waiter = self.pending.get(id_) if isinstance(id_, int) else None
+                if waiter is not None:
+                    assert isinstance(message.params, dict)
+                    received.progressed.append(Progressed(waiter, message.params.get("value")))
+                return None
+            if message.method in self.inline:
+                received.inline.append(message)
+                return None
         return message
 
     def _admit(self, messages: list[Request | Invalid], *, batch: bool) -> Work:
@@ -165,6 +204,20 @@ class Session(Generic[W]):
         parts = [reply[1:-1]] if reply else []
         return protocol.join_batch(parts + work.refused)
 
+    def started(self, id_: Id, request: Cancellable) -> None:
+        """The peer's request ``id_`` runs as ``request`` until :meth:`ended`: ``rpc.cancel`` may stop it."""
+        self.running.setdefault(id_, []).append(request)
+
+    def ended(self, id_: Id, request: Cancellable) -> None:
+        """The request has its outcome: a cancel that comes now is too late and ignored."""
+        requests = self.running.get(id_)
+        if requests is None:
+            return
+        if request in requests:
+            requests.remove(request)
+        if not requests:
+            del self.running[id_]
+
     # This side's calls ------------------------------------------------------
 
     def call(self, method: str, params: Params | None, waiter: W) -> tuple[int, bytes]:
@@ -190,3 +243,12 @@ class Session(Generic[W]):
     def forget(self, id_: int) -> None:
         """The call ``id_`` is over, answered or not."""
         self.pending.pop(id_, None)
+
+
+def _target(params: Params | None) -> Id | EllipsisType:
+    """The request id an ``rpc.cancel`` or ``rpc.progress`` names: ``{"id": ID}``; ``...`` when it names none."""
+    id_ = params.get("id", ...) if isinstance(params, dict) else ...
+    # true would find request 1 (equal dict keys); only a string, a number or null is an id.
+    if id_ is None or isinstance(id_, str) or (isinstance(id_, int | float) and not isinstance(id_, bool)):
+        return id_
+    return ...

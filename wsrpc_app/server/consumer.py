@@ -171,6 +171,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
             max_outbound=wsrpc_settings.MAX_OUTBOUND_QUEUE,
             on_overflow=self._overflowed,
             handoff=self._handoff,
+            progress_rate=wsrpc_settings.PROGRESS_RATE,
         )
         self.connection.attach(self.endpoint)
         self.max_message_bytes: int | None = wsrpc_settings.MAX_MESSAGE_BYTES

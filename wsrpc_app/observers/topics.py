@@ -48,8 +48,15 @@ class TopicTemplate:
         self.pattern = ".".join("*" if "\0" in segment else segment for segment in marked.split("."))
 
     def format(self, instance: object) -> str:
-        """The concrete topic for ``instance``; raises NoSuchTopic when its values make none."""
-        return validate_topic(self.template.format_map(_Attributes(instance)))
+        """The concrete topic for ``instance``; raises NoSuchTopic when its values make none.
+
+        A value fills its segment and no more: one holding a dot would publish
+        beyond the template's pattern (``users.{name}`` with ``"a.admin"``).
+        """
+        topic = validate_topic(self.template.format_map(_Attributes(instance)))
+        if topic.count(".") != self.pattern.count("."):
+            raise NoSuchTopic(data={"reason": f"a value of {', '.join(self.fields)} holds a dot", "topic": topic})
+        return topic
 
     def __repr__(self) -> str:
         return f"TopicTemplate({self.template!r})"

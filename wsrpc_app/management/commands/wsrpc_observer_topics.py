@@ -56,7 +56,8 @@ class Command(BaseCommand):
                 try:
                     topic.full_clean()
                 except ValidationError as exc:
-                    raise CommandError(f"{name}: {'; '.join(exc.messages)}") from None
+                    problems = "; ".join(f"{field} {' '.join(errors)}" for field, errors in exc.message_dict.items())
+                    raise CommandError(f"{name}: {problems}") from None
                 if not dry_run:
                     topic.save()
                 self.stdout.write(f"{'would create' if dry_run else 'created'} {name}")

@@ -1,0 +1,40 @@
+"""How one transaction's changes fold to one publish per row, with no database."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.observed.observers import articles
+from wsrpc_app.observers.changes import Change, fold
+
+
+def changes(*steps: tuple[str, int]) -> list[Change]:
+    return [Change(articles, action, pk) for action, pk in steps]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("actions", "folded"),
+    [
+        (["created", "updated", "updated"], "created"),
+        (["updated", "updated"], "updated"),
+        (["updated", "deleted"], "deleted"),
+        (["created", "deleted"], None),
+        (["created", "updated", "deleted"], None),
+        (["deleted", "created"], "updated"),
+        (["deleted"], "deleted"),
+    ],
+)
+def test_one_rows_actions_fold_to_one(actions: list[str], folded: str | None) -> None:
+    result = fold(changes(*[(action, 1) for action in actions]))
+    assert [action for action, _change in result] == ([folded] if folded else [])
+
+
+def test_the_last_change_of_a_row_is_kept() -> None:
+    steps = changes(("created", 1), ("updated", 1))
+    [(action, change)] = fold(steps)
+    assert (action, change) == ("created", steps[-1])
+
+
+def test_rows_come_in_the_order_each_last_changed() -> None:
+    result = fold(changes(("updated", 1), ("updated", 2), ("updated", 1), ("created", 3)))
+    assert [change.pk for _action, change in result] == [2, 1, 3]

@@ -1,4 +1,4 @@
-"""E014: ``PROGRESS_RATE`` must let at least ten ``rpc.progress`` reports a second through (SPEC), or be None."""
+"""E015: ``PROGRESS_RATE`` must let at least ten ``rpc.progress`` reports a second through (SPEC), or be None."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def test_a_rate_of_ten_or_more_or_none_passes(value: Any) -> None:
 
 
 @pytest.mark.parametrize("value", [9.99, 1, 0, -20, True, "20", [20]], ids=repr)
-def test_anything_else_is_e014(value: Any) -> None:
+def test_anything_else_is_e015(value: Any) -> None:
     with override_settings(WSRPC={**settings.WSRPC, "PROGRESS_RATE": value}):
         [message] = wsrpc_messages()
-    assert message.id == "wsrpc_app.E014"
+    assert message.id == "wsrpc_app.E015"
     assert "PROGRESS_RATE" in message.msg and "at least 10" in message.msg
     assert message.hint

@@ -24,7 +24,7 @@ E011           ``HISTORY_HOSTS`` is not a non-empty list or None
 E012           a ``Topic`` row has a history size or lifetime out of range
                (``manage.py check --database default``)
 E013           ``TRUSTED_PROXIES`` is not a list of IP addresses or networks
-E014           ``PROGRESS_RATE`` is not a number of at least 10 (a second) or None
+E015           ``PROGRESS_RATE`` is not a number of at least 10 (a second) or None
 =============  =========================================================
 """
 
@@ -257,7 +257,7 @@ def _check_progress_rate(value: object) -> list[CheckMessage]:
         Error(
             f"WSRPC['PROGRESS_RATE'] must be a number of at least {MIN_PROGRESS_RATE:g} or None, not {value!r}.",
             hint=f"Callers are promised at least {MIN_PROGRESS_RATE:g} rpc.progress reports a second; None: no bound.",
-            id="wsrpc_app.E014",
+            id="wsrpc_app.E015",
         )
     ]
 

@@ -17,6 +17,8 @@ class WsRpcConfig(AppConfig):
         from .observers import checks as observer_checks  # noqa: F401  registers wsrpc_app.E014
         from .observers.signals import connect_all as connect_observers
         from .pubsub import publishing  # noqa: F401  tells every process when topic permissions change
+        from .server.revocation import connect_signals as connect_revocations
 
         connect_signals()
+        connect_revocations()
         connect_observers()

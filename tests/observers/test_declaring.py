@@ -237,8 +237,8 @@ def test_the_topics_command_leaves_existing_rows_and_can_dry_run() -> None:
     call_command("wsrpc_observer_topics", "--history-size", "10", stdout=out)
     assert Topic.objects.get(name="articles").description == "mine"
     assert Topic.objects.get(name="articles.*").history_size == 10
-    with pytest.raises(CommandError, match=r"articles\.\*: history_size Ensure this value is less than or equal to 100000"):
-        Topic.objects.filter(name="articles.*").delete()
+    Topic.objects.filter(name="articles.*").delete()
+    with pytest.raises(CommandError, match=r"articles\.\*: history_size Ensure this value is less than or equal"):
         call_command("wsrpc_observer_topics", "--history-size", "100000000", stdout=out)
 
 

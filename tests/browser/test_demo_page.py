@@ -36,7 +36,7 @@ def test_the_page_loads_without_console_errors(demo: Any) -> None:
     options = demo.eval_on_selector_all("#rpc-method option", "options => options.map(o => o.value)")
     assert {"add", "ask_browser", "calc.divide", "slow_echo", "rpc.publish"} <= set(options)
     assert "Add two numbers" in demo.inner_text("#rpc-doc")
-    assert sorted(demo.evaluate("wsrpc.subscriptions")) == ["chat.lobby", "news"]
+    assert sorted(demo.evaluate("wsrpc.subscriptions")) == ["chat.lobby", "news", "todos"]
     assert demo.errors == []
 
 

@@ -451,6 +451,101 @@ $("#ask-form").addEventListener("submit", async (event) => {
   }
 });
 
+// Shared to-do list: a model whose changes an observer publishes to "todos" ------------
+
+let todos = new Map(); // id -> the item as /api/todos/ gives it
+let touched = null; // ids changed by events while the list loads
+
+function csrfHeader() {
+  const token = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+  return token ? { "X-CSRFToken": decodeURIComponent(token[1]) } : {};
+}
+
+async function todoApi(method, path = "", body = undefined) {
+  const response = await fetch(`/api/todos/${path}`, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", ...csrfHeader() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} /api/todos/${path}: ${response.status} ${response.statusText}`);
+  return response.status === 204 ? null : response.json();
+}
+
+function showTodoError(error) {
+  const box = $("#todo-error");
+  box.textContent = String(error?.message ?? error);
+  box.hidden = false;
+}
+
+function todoItem(item) {
+  const box = el("input", { type: "checkbox", id: `todo-${item.id}`, checked: item.done });
+  box.addEventListener("change", () => todoApi("PATCH", `${item.id}/`, { done: box.checked }).catch(showTodoError));
+  const remove = el("button", { type: "button", ariaLabel: `Remove ${item.title}`, title: "Remove" }, "✕");
+  remove.addEventListener("click", () => todoApi("DELETE", `${item.id}/`).catch(showTodoError));
+  const label = el("label", { htmlFor: `todo-${item.id}` }, item.title);
+  return el("li", { className: item.done ? "todo done" : "todo", dataset: { id: item.id } }, box, label, remove);
+}
+
+function renderTodos() {
+  const list = $("#todo-list");
+  const items = [...todos.values()];
+  list.replaceChildren(...items.map(todoItem));
+  if (!items.length) list.append(el("li", { className: "empty" }, "Nothing to do. Add something!"));
+}
+
+function onTodoChange(change) {
+  touched?.add(change.pk);
+  if (change.action === "deleted") todos.delete(change.pk);
+  else todos.set(change.pk, change.data);
+  renderTodos();
+  activity(`todos: ${change.action} #${change.pk}`);
+}
+
+async function loadTodos() {
+  touched = new Set();
+  try {
+    const fresh = new Map((await todoApi("GET")).map((item) => [item.id, item]));
+    // An event that came while the list loaded is at least as new as the list.
+    for (const id of touched) {
+      if (todos.has(id)) fresh.set(id, todos.get(id));
+      else fresh.delete(id);
+    }
+    todos = fresh;
+    renderTodos();
+  } catch (error) {
+    showTodoError(error);
+  } finally {
+    touched = null;
+  }
+}
+
+rpc.subscribe("todos", onTodoChange).then(
+  () => {
+    activity("subscribed to todos", "ok");
+    loadTodos();
+  },
+  (error) => showTodoError(`could not subscribe to todos: ${errorLine(error)}`),
+);
+rpc.on("resubscribed", ({ topics }) => topics.includes("todos") && opens > 1 && loadTodos()); // changes missed while away
+
+$("#todo-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("#todo-title");
+  const title = input.value.trim();
+  if (!title) return;
+  $("#todo-error").hidden = true;
+  try {
+    await todoApi("POST", "", { title });
+    input.value = ""; // the item itself arrives as an event, as on every other page
+  } catch (error) {
+    showTodoError(error);
+  }
+  input.focus();
+});
+
+renderTodos();
+
 // Start ---------------------------------------------------------------------------
 
 rpc.connected().then(() => {

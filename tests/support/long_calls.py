@@ -87,3 +87,4 @@ async def ask_client(
     except Exception as exc:
         return {"error": getattr(exc, "code", repr(exc)), "progress": reports}
     return {"result": result, "progress": reports}
+

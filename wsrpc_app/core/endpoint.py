@@ -61,24 +61,36 @@ class _Running:
 
     def __init__(self, id_: JSON, task: asyncio.Task[object], endpoint: Endpoint) -> None:
         self.id = id_
-        self.task = task
-        self.endpoint = endpoint
+        self.task: asyncio.Task[object] | None = task
+        self.endpoint: Endpoint | None = endpoint
         self.cancelled = False
         self.reporter: progress.Reporter | None = None
 
     def cancel(self) -> None:
-        if not self.cancelled:
+        if not self.cancelled and self.task is not None:
             self.cancelled = True
             self.task.cancel()
 
     def progress(self) -> progress.Progress:
         """The request's reporter, made when the method first asks for it."""
         if self.reporter is None:
-            endpoint = self.endpoint
+            if self.endpoint is None or self.task is None:
+                return progress.NOWHERE
             self.reporter = progress.Reporter(
-                self.id, endpoint.deliver_bytes, rate=endpoint.progress_rate, loop=self.task.get_loop()
+                self.id, self.endpoint.deliver_bytes, rate=self.endpoint.progress_rate, loop=self.task.get_loop()
             )
         return self.reporter
+
+    def end(self) -> None:
+        """The request has its outcome: the report still held goes unless it was cancelled; no more after.
+
+        The references go too: copies of the request's context (in the
+        timers its method armed) keep this object alive for a while, and
+        must not keep the connection with it.
+        """
+        if self.reporter is not None:
+            self.reporter.end(flush=not self.cancelled)
+        self.task = self.endpoint = self.reporter = None
 
 
 #: What the request running in this context does once its reply is queued.
@@ -289,8 +301,7 @@ class Endpoint:
             raise
         finally:
             self.session.ended(message.id, request)
-            if request.reporter is not None:
-                request.reporter.end(flush=not request.cancelled)
+            request.end()
         if request.cancelled:  # the method caught the cancellation and finished
             task.uncancel()
         return reply

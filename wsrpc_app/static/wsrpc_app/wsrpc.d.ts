@@ -32,6 +32,8 @@ export declare const ErrorCode: Readonly<{
   NO_SUCH_TOPIC: -32004;
   TIMED_OUT: -32008;
   TOO_MANY_REQUESTS: -32029;
+  /** The call was cancelled: by its AbortSignal here, or by `rpc.cancel` at the other side. */
+  REQUEST_CANCELLED: -32800;
   /** Client-side only: the connection closed before the reply, or there is none to send on. */
   DISCONNECTED: -32099;
 }>;
@@ -82,6 +84,8 @@ export interface WsRpcOptions {
   offlineQueue?: number;
   /** Topics per batch when subscriptions are renewed after a reconnect (default 8). */
   subscribeChunk?: number;
+  /** `rpc.progress` reports of one exposed call per second (default 20; 0 or null: no bound). */
+  progressRate?: number | null;
   // Transport
   /** WebSocket subprotocols. */
   protocols?: string | string[];
@@ -212,8 +216,31 @@ export interface WsRpcEventMap {
   resubscribed: { topics: string[] };
 }
 
-/** A server method handler: array params spread as arguments, object params passed as one. */
-export type ExposedHandler = (...args: any[]) => unknown;
+/** What an exposed handler gets as `this` (use a `function`, not an arrow, to read it). */
+export interface CallContext {
+  /** The id of the server's request. */
+  readonly id: string | number | null;
+  /** Aborts when the server cancels the call (`rpc.cancel`) or the connection is lost. */
+  readonly signal: AbortSignal;
+  /** Report progress to the server (`rpc.progress`): at most `progressRate` a second, the latest kept. */
+  progress(value: unknown): void;
+}
+
+/**
+ * A server method handler: array params spread as arguments, object params passed as one;
+ * `this` is the call's {@link CallContext}.
+ */
+export type ExposedHandler = (this: CallContext, ...args: any[]) => unknown;
+
+/** Options of one call. */
+export interface CallOptions {
+  /** ms before the call rejects with -32008 and is cancelled at the server (default `callTimeout`; 0 or null: none). */
+  timeout?: number | null;
+  /** Aborting it rejects the call with -32800 and cancels it at the server (`rpc.cancel`). */
+  signal?: AbortSignal;
+  /** Hears the method's progress reports (`rpc.progress`), in order, before the result. */
+  onProgress?: (value: any) => void | Promise<void>;
+}
 
 export declare class WsRpcClient extends EventTarget {
   /**
@@ -237,9 +264,10 @@ export declare class WsRpcClient extends EventTarget {
 
   /**
    * Call a server method. Resolves to its result; rejects with an RpcError: the server's error,
-   * -32008 past `timeout` ms (default `callTimeout`; 0 or null: none), -32099 when disconnected.
+   * -32008 past `timeout` ms (default `callTimeout`; 0 or null: none), -32800 when `signal` aborts
+   * (both cancel the method at the server), -32099 when disconnected.
    */
-  call<T = any>(method: string, params?: Params | null, options?: { timeout?: number | null }): Promise<T>;
+  call<T = any>(method: string, params?: Params | null, options?: CallOptions): Promise<T>;
   /** Send a notification; resolves once sent or queued, rejects with -32099 when it cannot be. */
   notify(method: string, params?: Params | null): Promise<void>;
   /** Several calls in one JSON-RPC batch frame; one outcome per entry, in order. */
@@ -266,7 +294,9 @@ export declare class WsRpcClient extends EventTarget {
   /**
    * Let the server call `name` (not `rpc.*`). The return value (or awaited promise) is the result;
    * a thrown RpcError answers with its code, message and data, any other error with -32000 and its
-   * message. Returns a function that stops exposing it.
+   * message. `this` is the call's {@link CallContext}: its `signal` aborts when the server cancels
+   * the call, which is then answered -32800 without waiting for the handler. Returns a function
+   * that stops exposing it.
    */
   expose(name: string, fn: ExposedHandler): () => boolean;
   /** Stop exposing `name`. */

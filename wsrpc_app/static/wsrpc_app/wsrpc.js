@@ -9,6 +9,7 @@
  *   await rpc.subscribe("prices.eur", show, { rewind: 1 });  // the last value first, then each new one
  *   rpc.on("gap", ({ topic }) => refetch(topic));          // events of a topic were missed for good
  *   rpc.expose("answer", async (question) => "42");        // the server may call it
+ *   await rpc.call("report", [2024], { signal, onProgress: (value) => bar.update(value) });
  *   rpc.on("state", ({ state }) => console.log(state));    // connecting, open, reconnecting, closed
  *
  * When the connection is lost (a deliberate choice):
@@ -27,6 +28,13 @@
  * are missed. A renewal not answered within `callTimeout` drops that connection: the next one
  * renews again. The heartbeat (`rpc.ping` every `heartbeatInterval` ms) treats a connection
  * that does not answer within `heartbeatTimeout` ms as dead (half-open) and reconnects.
+ *
+ * Long calls: a call whose `timeout` passes or whose `signal` aborts is rejected with -32008 or
+ * -32800 and, once sent, cancelled at the server with `rpc.cancel`, so the method stops; the
+ * server's `rpc.progress` reports reach `onProgress`. An exposed handler runs with `this` bound to
+ * `{ id, signal, progress }`: `this.progress(value)` reports to the server (at most `progressRate`
+ * a second, the latest kept) and `this.signal` aborts when the server cancels the call, which is
+ * then answered -32800 at once, without waiting for the handler any further.
  */
 
 export const ErrorCode = Object.freeze({
@@ -34,7 +42,7 @@ export const ErrorCode = Object.freeze({
   PARSE_ERROR: -32700, INVALID_REQUEST: -32600, METHOD_NOT_FOUND: -32601, INVALID_PARAMS: -32602, INTERNAL_ERROR: -32603,
   // wsrpc_app's server (README, "Wire protocol")
   APPLICATION_ERROR: -32000, NOT_AUTHENTICATED: -32001, PERMISSION_DENIED: -32003, NO_SUCH_TOPIC: -32004,
-  TIMED_OUT: -32008, TOO_MANY_REQUESTS: -32029,
+  TIMED_OUT: -32008, TOO_MANY_REQUESTS: -32029, REQUEST_CANCELLED: -32800,
   // This client only: the connection closed before the reply, or there is none to send on.
   DISCONNECTED: -32099,
 });
@@ -77,6 +85,7 @@ export const DEFAULTS = Object.freeze({
   // Limits
   offlineQueue: 100, // frames kept while not connected; 0: reject at once
   subscribeChunk: 8, // topics per batch when renewing subscriptions (stays under the server's in-flight limit)
+  progressRate: 20, // rpc.progress reports of one exposed call per second (0 or null: no bound)
   // Transport
   protocols: undefined,
   WebSocket: undefined, // a WebSocket implementation; the global one by default
@@ -251,6 +260,72 @@ class Subscription {
   }
 }
 
+/** What ends the race of an exposed handler with its cancellation. */
+const CANCELLED = Symbol("cancelled");
+
+/**
+ * One call of the server to an exposed handler while it runs: the handler's `this`
+ * (`{id, signal, progress}`), its progress reports (rate-limited, the latest kept, the last one
+ * sent before the reply) and its cancellation.
+ */
+class Running {
+  constructor(client, id, isCall) {
+    this.client = client;
+    this.id = id;
+    this.controller = new AbortController();
+    this.cancelled = new Promise((resolve) => { this._resolve = resolve; });
+    this.ended = !isCall; // a notification has no caller to report to
+    this.interval = client.options.progressRate > 0 ? 1000 / client.options.progressRate : 0;
+    this.last = -Infinity;
+    this.held = undefined;
+    this.holding = false;
+    this.timer = null;
+    const progress = (value) => this.report(value);
+    this.context = Object.freeze({ id, signal: this.controller.signal, progress });
+  }
+
+  report(value) {
+    if (this.ended) return;
+    const now = performance.now();
+    if (!this.holding && now >= this.last + this.interval) {
+      this.last = now;
+      this.client._notice("rpc.progress", { id: this.id, value: value === undefined ? null : value });
+      return;
+    }
+    this.held = value;
+    this.holding = true;
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, this.last + this.interval - now);
+  }
+
+  flush() {
+    if (!this.holding) return;
+    const value = this.held;
+    this.holding = false;
+    this.held = undefined;
+    this.last = performance.now();
+    this.client._notice("rpc.progress", { id: this.id, value: value === undefined ? null : value });
+  }
+
+  /** The handler has its outcome: the report still held goes first when `flush`; none after. */
+  end(flush) {
+    if (this.ended) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (flush) this.flush();
+    this.ended = true;
+  }
+
+  cancel(reason) {
+    if (this.controller.signal.aborted) return;
+    this.end(false);
+    this.controller.abort(reason);
+    this._resolve(CANCELLED);
+  }
+}
+
 export class WsRpcClient extends EventTarget {
   constructor(url = "/ws/rpc/", options = {}) {
     super();
@@ -263,6 +338,7 @@ export class WsRpcClient extends EventTarget {
     this._queue = []; // frames waiting for a connection: {text, ids}
     this._subs = new Map(); // topic or pattern -> Subscription
     this._exposed = new Map();
+    this._running = new Map(); // id of a server call to an exposed handler -> Set of its Running
     this._waiters = [];
     this._attempt = 0;
     this._retryTimer = null;
@@ -310,9 +386,14 @@ export class WsRpcClient extends EventTarget {
 
   // Calls -------------------------------------------------------------------
 
-  /** Call a server method; resolves to its result, rejects with an RpcError. */
-  async call(method, params, { timeout } = {}) {
-    return this._request([{ method, params }], { timeout })[0];
+  /**
+   * Call a server method; resolves to its result, rejects with an RpcError. `timeout` (ms) and
+   * an AbortSignal `signal` give up the call (-32008, -32800) and cancel it at the server;
+   * `onProgress(value)` hears the method's progress reports, in order, before the result.
+   */
+  async call(method, params, { timeout, signal, onProgress } = {}) {
+    if (signal?.aborted) throw this._abortError(method, signal);
+    return this._request([{ method, params, onProgress }], { timeout, signal })[0];
   }
 
   /** Send a notification; resolves once sent or queued. */
@@ -331,12 +412,15 @@ export class WsRpcClient extends EventTarget {
     return Promise.all(replies.map((reply) => reply.then((result) => ({ result }), (error) => ({ error }))));
   }
 
-  _request(calls, { timeout, batch = false } = {}) {
+  _request(calls, { timeout, signal, batch = false } = {}) {
     const messages = [];
     const promises = [];
     const ids = [];
-    for (const { method, params, notification } of calls) {
+    const onProgress = [];
+    for (const { method, params, notification, onProgress: callback } of calls) {
       if (typeof method !== "string") throw new TypeError("the method name must be a string");
+      if (callback != null && typeof callback !== "function") throw new TypeError("onProgress must be a function");
+      onProgress.push(callback);
       if (params != null && typeof params !== "object") throw new TypeError("params are an array or an object");
       const message = { jsonrpc: "2.0", method };
       if (params !== undefined && params !== null) message.params = params;
@@ -345,7 +429,7 @@ export class WsRpcClient extends EventTarget {
     }
     // JSON.stringify writes NaN and Infinity as null, never as invalid JSON; a BigInt or a cycle throws here.
     const text = JSON.stringify(batch ? messages : messages[0]);
-    for (const message of messages) {
+    for (const [i, message] of messages.entries()) {
       if (message.id === undefined) {
         promises.push(null);
         continue;
@@ -353,7 +437,9 @@ export class WsRpcClient extends EventTarget {
       const id = message.id;
       ids.push(id);
       promises.push(new Promise((resolve, reject) => {
-        this._pending.set(id, { resolve, reject, method: message.method, sent: false, timer: null });
+        this._pending.set(id, {
+          resolve, reject, method: message.method, sent: false, timer: null, onProgress: onProgress[i],
+        });
       }));
     }
     let refusal = null;
@@ -368,6 +454,11 @@ export class WsRpcClient extends EventTarget {
       const entry = this._pending.get(id);
       if (refusal) this._settle(id, refusal);
       else if (wait) entry.timer = setTimeout(() => this._timedOut(id, wait), wait);
+      if (signal && !refusal) {
+        const abort = () => this._giveUp(id, this._abortError(entry.method, signal));
+        signal.addEventListener("abort", abort, { once: true });
+        entry.unlisten = () => signal.removeEventListener("abort", abort);
+      }
     }
     return promises.map((promise) => promise ?? (refusal ? Promise.reject(refusal) : Promise.resolve()));
   }
@@ -383,10 +474,29 @@ export class WsRpcClient extends EventTarget {
   _timedOut(id, wait) {
     const entry = this._pending.get(id);
     if (!entry) return;
-    this._settle(id, new RpcError(`No reply to ${entry.method} within ${wait} ms`, {
+    this._giveUp(id, new RpcError(`No reply to ${entry.method} within ${wait} ms`, {
       code: ErrorCode.TIMED_OUT, data: { method: entry.method, timeout: wait },
     }));
-    if (!entry.sent) this._queue = this._queue.filter((f) => !f.ids.length || f.ids.some((i) => this._pending.has(i)));
+  }
+
+  /** Stop waiting for a call: rejected with `error`; cancelled at the server if it was sent, unqueued if not. */
+  _giveUp(id, error) {
+    const entry = this._pending.get(id);
+    if (!entry) return;
+    this._settle(id, error);
+    if (entry.sent) this._notice("rpc.cancel", { id });
+    else this._queue = this._queue.filter((f) => !f.ids.length || f.ids.some((i) => this._pending.has(i)));
+  }
+
+  _abortError(method, signal) {
+    return new RpcError("Request cancelled", {
+      code: ErrorCode.REQUEST_CANCELLED, data: { method, reason: String(signal.reason ?? "aborted") },
+    });
+  }
+
+  /** Send a notification of the protocol's own now, when the socket is open (dropped otherwise). */
+  _notice(method, params) {
+    if (this._ws && this._ws.readyState === OPEN) this._ws.send(JSON.stringify({ jsonrpc: "2.0", method, params }));
   }
 
   _settle(id, error, result) {
@@ -394,8 +504,21 @@ export class WsRpcClient extends EventTarget {
     if (!entry) return;
     this._pending.delete(id);
     clearTimeout(entry.timer);
+    entry.unlisten?.();
     if (error) entry.reject(error);
     else entry.resolve(result);
+  }
+
+  /** An rpc.progress of one of this client's calls: to its `onProgress`, while it waits. */
+  _progress(params) {
+    const entry = params && typeof params === "object" ? this._pending.get(params.id) : undefined;
+    if (!entry?.onProgress) return;
+    try {
+      const returned = entry.onProgress(params.value);
+      if (returned && typeof returned.then === "function") returned.then(undefined, report);
+    } catch (error) {
+      report(error);
+    }
   }
 
   _closedError() {
@@ -633,18 +756,47 @@ export class WsRpcClient extends EventTarget {
     if (method === "rpc.event" && !isCall) return this._event(params);
     if (method === "rpc.gap" && !isCall) return this._gapNotice(params);
     if (method === "rpc.unsubscribed" && !isCall) return this._revoked(params);
+    if (method === "rpc.cancel" && !isCall) return this._cancelRunning(params);
+    if (method === "rpc.progress" && !isCall) return this._progress(params);
     if (method === "rpc.ping") return isCall ? { jsonrpc: "2.0", result: "pong", id } : undefined;
     const fn = this._exposed.get(method);
     if (!fn) return isCall ? errorReply(id, ErrorCode.METHOD_NOT_FOUND, "Method not found", { method }) : undefined;
+    const running = new Running(this, id, isCall);
+    if (isCall) this._track(running);
     try {
-      const result = await fn(...(params === undefined ? [] : Array.isArray(params) ? params : [params]));
-      return isCall ? { jsonrpc: "2.0", result: result === undefined ? null : result, id } : undefined;
+      const args = params === undefined ? [] : Array.isArray(params) ? params : [params];
+      const outcome = await Promise.race([Promise.resolve(fn.apply(running.context, args)), running.cancelled]);
+      if (outcome === CANCELLED) return errorReply(id, ErrorCode.REQUEST_CANCELLED, "Request cancelled", { id });
+      running.end(true);
+      return isCall ? { jsonrpc: "2.0", result: outcome === undefined ? null : outcome, id } : undefined;
     } catch (error) {
+      running.end(true);
       if (!isCall) return report(error);
       if (error instanceof RpcError) return { jsonrpc: "2.0", error: error.toJSON(), id };
       const text = error instanceof Error ? error.message : String(error);
       return errorReply(id, ErrorCode.APPLICATION_ERROR, text || "Application error");
+    } finally {
+      if (isCall) this._untrack(running);
     }
+  }
+
+  _track(running) {
+    const all = this._running.get(running.id) ?? new Set();
+    all.add(running);
+    this._running.set(running.id, all);
+  }
+
+  _untrack(running) {
+    const all = this._running.get(running.id);
+    if (!all) return;
+    all.delete(running);
+    if (!all.size) this._running.delete(running.id);
+  }
+
+  /** The server's rpc.cancel: its call `params.id` to an exposed handler is answered -32800 now. */
+  _cancelRunning(params) {
+    if (!params || typeof params !== "object" || !validId(params.id)) return;
+    for (const running of this._running.get(params.id) ?? []) running.cancel("cancelled by the server");
   }
 
   // Incoming frames -----------------------------------------------------------
@@ -731,6 +883,9 @@ export class WsRpcClient extends EventTarget {
     this._ws = null;
     clearTimeout(this._connectTimer);
     this._stopHeartbeat();
+    // The server's calls to exposed handlers cannot be answered any more: their handlers are aborted.
+    for (const all of this._running.values()) for (const running of all) running.cancel("connection lost");
+    this._running.clear();
     for (const [id, entry] of this._pending) {
       if (!entry.sent) continue;
       this._settle(id, new RpcError(`The connection closed before the reply to ${entry.method}`, {

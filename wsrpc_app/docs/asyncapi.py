@@ -43,6 +43,7 @@ ERROR_CODES: tuple[tuple[ErrorCode, str], ...] = (
     (ErrorCode.TIMED_OUT, "Timed out: a call to the client, or a method over its time limit"),
     (ErrorCode.TOO_MANY_REQUESTS, "Too many requests: in-flight calls, subscriptions or publish rate"),
     (ErrorCode.UNAVAILABLE, "Unavailable: the channel layer or the history store cannot be reached; retry later"),
+    (ErrorCode.REQUEST_CANCELLED, "Request cancelled: rpc.cancel stopped it, or its caller gave up waiting"),
 )
 
 #: The WebSocket close codes the server uses and what each means.
@@ -206,6 +207,8 @@ _RPC_MESSAGES = {
     "event": "Event",
     "unsubscribed": "Unsubscribed",
     "gap": "Gap",
+    "cancel": "Cancel",
+    "progress": "Progress",
 }
 
 
@@ -269,6 +272,24 @@ def _rpc_operations() -> dict[str, JSONObject]:
         ),
         "sendGap": _operation(
             "send", _RPC, ["gap"], "A subscriber missed events of a topic with history that it can never get."
+        ),
+        "receiveCancel": _operation(
+            "receive", _RPC, ["cancel"], "The client gave up a call: the method is cancelled and answered -32800."
+        ),
+        "sendCancel": _operation(
+            "send",
+            _RPC,
+            ["cancel"],
+            "A call to the client was given up (CALL_TIMEOUT, METHOD_TIME_LIMIT, or its method was cancelled).",
+        ),
+        "receiveProgress": _operation(
+            "receive", _RPC, ["progress"], "A method of the client reports progress on the server's call to it."
+        ),
+        "sendProgress": _operation(
+            "send",
+            _RPC,
+            ["progress"],
+            "A method with a `progress` parameter reports progress before its result, at most PROGRESS_RATE a second.",
         ),
     }
 
@@ -561,6 +582,21 @@ _SCHEMAS: dict[str, Schema] = {
         },
     },
     "Gap": _envelope({"const": "rpc.gap"}, _schema("GapParams"), request=False),
+    "CancelParams": {
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": {**_schema("Id"), "description": "The id of the receiver's request to stop."}},
+    },
+    "Cancel": _envelope({"const": "rpc.cancel"}, _schema("CancelParams"), request=False),
+    "ProgressParams": {
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": {**_schema("Id"), "description": "The id of the sender's request that reports."},
+            "value": {"description": "Whatever the method reports (null when it reports none)."},
+        },
+    },
+    "Progress": _envelope({"const": "rpc.progress"}, _schema("ProgressParams"), request=False),
 }
 
 _CORRELATION = {"description": "JSON-RPC matches a reply to its request by id.", "location": "$message.payload#/id"}
@@ -709,5 +745,21 @@ _MESSAGES: dict[str, JSONObject] = {
         "Unsubscribed",
         "The server ended a subscription.",
         {"jsonrpc": "2.0", "method": "rpc.unsubscribed", "params": {"topic": "news", "reason": "permission revoked"}},
+    ),
+    "Cancel": _message(
+        "rpc.cancel",
+        "Cancel",
+        "Cancel",
+        "Either side stops the other's running request id of this connection; it is answered -32800 unless it"
+        " had finished. Unknown or finished ids are ignored.",
+        {"jsonrpc": "2.0", "method": "rpc.cancel", "params": {"id": 7}},
+    ),
+    "Progress": _message(
+        "rpc.progress",
+        "Progress",
+        "Progress",
+        "Progress of the sender's running request id, before its reply; at least 10 a second get through,"
+        " faster ones may be coalesced (the latest kept).",
+        {"jsonrpc": "2.0", "method": "rpc.progress", "params": {"id": 7, "value": {"done": 40, "total": 100}}},
     ),
 }

@@ -30,17 +30,28 @@ from ..core.errors import (
     NotAuthenticated,
     PermissionDenied,
     PublishingTooFast,
+    RequestCancelled,
     RpcError,
     TimedOut,
     TooManySubscriptions,
     Unavailable,
 )
-from ..core.params import CONNECTION
+from ..core.params import FILLED
 from ..core.protocol import is_reserved
 from ..core.registry import Method, Registry
 from ..core.types import JSON, JSONObject, Scope
 
-__all__ = ["OPENRPC_VERSION", "VARIADIC_NOTES", "document", "method_errors", "servers_of_scope"]
+__all__ = ["OPENRPC_VERSION", "VARIADIC_NOTES", "PROGRESS_NOTE", "document", "method_errors", "servers_of_scope"]
+
+#: What the description of a method that reports progress says about it.
+PROGRESS_NOTE = (
+    "Reports progress: over a WebSocket, the caller receives "
+    '`{"jsonrpc": "2.0", "method": "rpc.progress", "params": {"id": <the request id>, "value": ...}}` '
+    "notifications before the result (the latest kept when they come faster than the server's "
+    "PROGRESS_RATE); over HTTP it reports nothing. Send "
+    '`{"jsonrpc": "2.0", "method": "rpc.cancel", "params": {"id": <the request id>}}` to stop it: '
+    "it is then answered -32800."
+)
 
 OPENRPC_VERSION = "1.3.2"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -134,6 +145,9 @@ def _method(method: Method, schemas: Mapping[Hashable, JsonSchemaValue], time_li
         entry["summary"] = summary.strip()
     if description.strip():
         entry["description"] = inspect.cleandoc(description)
+    if binder.wants_progress:
+        # `progress` is filled by the server, never a param: say what it does instead.
+        entry["description"] = (entry.get("description", "") + "\n\n" + PROGRESS_NOTE).strip()
     namespace, dot, _ = method.name.rpartition(".")
     if dot:
         entry["tags"] = [{"name": namespace}]
@@ -190,6 +204,8 @@ def method_errors(method: Method, *, time_limit: float | None = None) -> list[Rp
         errors.append(RpcError("Application error raised by the method (it may use a code of its own)"))
     if time_limit is not None:
         errors.append(TimedOut(f"Timed out (the time limit is {time_limit:g} s)", data={"method": method.name}))
+    if method.binder.wants_progress:
+        errors.append(RequestCancelled("Request cancelled (the caller sent rpc.cancel)"))
     errors.append(InternalError())
     return sorted(errors, key=lambda error: _ORDER.get(error.code, 0))
 
@@ -227,7 +243,7 @@ def _inputs(methods: Iterable[Method]) -> list[_Input]:
         binder = method.binder
         for parameter in binder.parameters:
             adapter = binder.adapters.get(parameter.name)
-            if adapter is not None and parameter.name != CONNECTION:
+            if adapter is not None and parameter.name not in FILLED:
                 inputs.append((("param", method.name, parameter.name), "validation", adapter))
         if binder.result_hint not in _UNCHECKED:
             result = _adapter(binder.result_hint)

@@ -44,6 +44,19 @@ async def change(ws: ClientConnection) -> tuple[str, Any]:
     return frame["params"]["topic"], frame["params"]["data"]
 
 
+async def script_changes(cluster: Cluster, topic: str, script: str) -> tuple[int, list[tuple[str, Any]]]:
+    """Run ``script`` (it prints a primary key) in a process of its own; the pk and the one change
+    that subscribers of ``topic`` on either server receive, after which they receive nothing."""
+    async with open_socket(cluster.a) as on_a, open_socket(cluster.b) as on_b:
+        for ws in (on_a, on_b):
+            await subscribe(ws, topic)
+        pk = int(await asyncio.to_thread(cluster.python, script))
+        received = [await change(ws) for ws in (on_a, on_b)]
+        for ws in (on_a, on_b):
+            await assert_silent(ws)
+    return pk, received
+
+
 def rest(cluster: Cluster, pk: int) -> Any:
     """The item as the REST API (``GET /api/todos/<pk>/``) gives it."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -101,12 +114,23 @@ with transaction.atomic():
     item.save(update_fields=["done"])
 print(item.pk)
 """
-    async with open_socket(cluster.a) as on_a, open_socket(cluster.b) as on_b:
-        for ws in (on_a, on_b):
-            await subscribe(ws, "todos")
-        pk = int(await asyncio.to_thread(cluster.python, script))
-        for ws in (on_a, on_b):
-            topic, data = await change(ws)
-            assert data == {"action": "created", "pk": pk, "data": rest(cluster, pk)}
-            assert (data["data"]["title"], data["data"]["done"]) == ("Call the plumber", True)
-            await assert_silent(ws)
+    pk, received = await script_changes(cluster, "todos", script)
+    for _topic, data in received:
+        assert data == {"action": "created", "pk": pk, "data": rest(cluster, pk)}
+        assert (data["data"]["title"], data["data"]["done"]) == ("Call the plumber", True)
+
+
+async def test_a_process_ending_right_after_its_commit_still_publishes_its_background_changes(
+    cluster: Cluster,
+) -> None:
+    script = """
+from demo_project.models import TodoItem
+from wsrpc_app.observers import observe
+
+observe(TodoItem, topic="todos.background", serializer=lambda item: {"title": item.title}, background=True)
+item = TodoItem.objects.create(title="Published at exit")
+print(item.pk)
+"""
+    pk, received = await script_changes(cluster, "todos.background", script)
+    expected = ("todos.background", {"action": "created", "pk": pk, "data": {"title": "Published at exit"}})
+    assert received == [expected, expected]

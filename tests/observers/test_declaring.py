@@ -203,7 +203,7 @@ async def test_observers_from_settings_publish_and_stop_with_the_setting() -> No
         ({"model": "observed.Tag"}, "WSRPC['OBSERVERS'] must be a list."),
         (["observed.Tag"], "WSRPC['OBSERVERS'][0]: an entry is a dict of observe()'s arguments, not 'observed.Tag'."),
         ([{"model": "observed.Tag"}], "WSRPC['OBSERVERS'][0]: an entry needs a model and a topic."),
-        ([{**ENTRY, "topics": "x"}], "WSRPC['OBSERVERS'][0]: unknown keys topics (known: actions, also, context"),
+        ([{**ENTRY, "topics": "x"}], "WSRPC['OBSERVERS'][0]: unknown keys topics (known: actions, also, background"),
         ([{**ENTRY, "model": "observed.Nope"}], "WSRPC['OBSERVERS'][0]: no model 'observed.Nope'"),
         ([{**ENTRY, "serializer": "tests.nope.f"}], "WSRPC['OBSERVERS'][0]: serializer 'tests.nope.f' does not import"),
         ([ENTRY, {**ENTRY, "topic": "a b"}], "WSRPC['OBSERVERS'][1]: topic template 'a b' cannot make a valid topic"),

@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import decimal
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +27,7 @@ from websockets.typing import Origin
 from tests.observed.models import Article, Tag
 from tests.observed.serializers import ArticleSerializer
 from tests.support.servers import ServerProcess
-from wsrpc_app.observers import publish_changes
+from wsrpc_app.observers import forget, observe, publish_changes, wait_for_background
 from wsrpc_app.pubsub import publishing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.observed.urls")]
@@ -47,6 +48,11 @@ def server(redis_url: str, prefix: str) -> Iterator[ServerProcess]:
     with ServerProcess("daphne", env=env) as process:
         output = process.manage("wsrpc_observer_topics", "--anonymous-subscribe")
         assert "created articles\n" in output and "created articles.*\n" in output, output
+        process.manage(
+            "shell",
+            "-c",
+            "from wsrpc_app.models import Topic; Topic.objects.create(name='tags.*', anonymous_subscribe=True)",
+        )
         yield process
 
 
@@ -342,3 +348,31 @@ def test_a_change_is_serialized_once_whatever_the_topics_and_subscribers(watch: 
         assert [data["action"] for _topic, data in subscriber.events(2)] == ["created", "updated"]
     for subscriber in by_id:
         assert subscriber.event()[1]["data"]["title"] == "once more"
+
+
+def test_a_background_observer_publishes_after_the_commit_has_returned(watch: Any) -> None:
+    gate, serialized_on = threading.Event(), []
+
+    def slow(tag: Tag) -> dict[str, str]:
+        serialized_on.append(threading.current_thread().name)
+        assert gate.wait(WAIT)
+        return {"name": tag.name}
+
+    observer = observe(Tag, topic="tags.{name}", serializer=slow, background=True)
+    try:
+        subscriber = watch("tags.slow")
+        with transaction.atomic():
+            tag = Tag.objects.create(name="slow")
+            tag.save()
+        # The commit returned while the serializer waits on the gate, in another thread.
+        assert not gate.is_set()
+        gate.set()
+        assert subscriber.event() == ("tags.slow", {"action": "created", "pk": tag.pk, "data": {"name": "slow"}})
+        assert serialized_on == ["wsrpc-observers"]
+        Tag.objects.filter(pk=tag.pk).delete()  # serialized now, in this thread: the row is going
+        assert wait_for_background()
+        assert subscriber.event() == ("tags.slow", {"action": "deleted", "pk": tag.pk, "data": {"name": "slow"}})
+        assert serialized_on == ["wsrpc-observers", threading.current_thread().name]
+    finally:
+        gate.set()
+        forget(observer)

@@ -15,10 +15,20 @@ that send no signals.
 
 from __future__ import annotations
 
+from .background import wait_for_background
 from .bulk import publish_changes
 from .declaring import forget, observe
 from .observer import ACTIONS, ModelObserver
 from .registry import observers
 from .topics import TopicTemplate
 
-__all__ = ["observe", "forget", "publish_changes", "observers", "ModelObserver", "TopicTemplate", "ACTIONS"]
+__all__ = [
+    "observe",
+    "forget",
+    "publish_changes",
+    "wait_for_background",
+    "observers",
+    "ModelObserver",
+    "TopicTemplate",
+    "ACTIONS",
+]

@@ -14,11 +14,14 @@ A change made inside a savepoint that rolls back is not published: it
 publishes only if its own ``transaction.on_commit`` marker survives. The
 batch's publishing callback runs after every marker, and no savepoint
 rollback removes it (see :func:`_run_last`). Outside a transaction
-(autocommit) a change is published at once, being committed already.
+(autocommit) a change is published at once, being committed already. The
+changes of an observer with ``background=True`` are handed to the thread
+of :mod:`.background` instead, and the commit returns at once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from collections.abc import Callable, Iterable
@@ -30,9 +33,10 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from ..pubsub.publishing import apublish, run_on_loop
+from . import background
 from .observer import Action, ModelObserver
 
-__all__ = ["Change", "Batch", "fold", "record", "publish_now", "deleted_change"]
+__all__ = ["Change", "Batch", "fold", "record", "publish_committed", "publish_now", "deleted_change"]
 
 logger = logging.getLogger("wsrpc")
 
@@ -91,7 +95,7 @@ class Batch:
         self.publish = self._publish  # one bound method: found again in the connection's hooks by identity
 
     def _publish(self) -> None:
-        publish_now([change for change in self.changes if change.committed], self.using)
+        publish_committed([change for change in self.changes if change.committed], self.using)
 
 
 _batches: weakref.WeakKeyDictionary[BaseDatabaseWrapper, Batch] = weakref.WeakKeyDictionary()
@@ -101,7 +105,7 @@ def record(change: Change, using: str) -> None:
     """Publish ``change`` once the current transaction on ``using`` commits (at once outside one)."""
     connection = connections[using]
     if not connection.in_atomic_block:
-        publish_now([change], using)
+        publish_committed([change], using)
         return
     batch = _batches.get(connection)
     if batch is None or _hook_index(connection, batch.publish) is None:
@@ -144,6 +148,16 @@ def _run_last(connection: BaseDatabaseWrapper, hook: Callable[[], None]) -> None
     if index is not None:
         del hooks[index]
     hooks.append((set(), hook, False))
+
+
+def publish_committed(changes: list[Change], using: str) -> None:
+    """Publish ``changes`` now, and those of ``background`` observers on the background thread."""
+    now = [change for change in changes if not change.observer.background]
+    later = [change for change in changes if change.observer.background]
+    if now:
+        publish_now(now, using)
+    if later:
+        background.submit(functools.partial(publish_now, later, using))
 
 
 def publish_now(changes: Iterable[Change], using: str) -> None:

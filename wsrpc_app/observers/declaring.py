@@ -25,7 +25,9 @@ def observe(model: type[Model] | str, **options: Unpack[registry.ObserverOptions
     field); ``context`` its serializer context (a dict, or a function of the
     instance). ``fields`` limits which ``save(update_fields=...)`` publish;
     ``m2m`` (True, or field names) publishes many-to-many changes as
-    ``updated``; ``actions`` limits which actions publish.
+    ``updated``; ``actions`` limits which actions publish. With
+    ``background=True`` the committing thread hands its changes to one thread
+    of the process that reads, serializes and publishes them, and goes on.
 
     Returns the :class:`ModelObserver`; used as a decorator, it takes the
     decorated serializer class or function. Raises ValueError for a bad

@@ -53,6 +53,7 @@ class ModelObserver:
         m2m: bool | Iterable[str] = False,
         actions: Iterable[str] = ACTIONS,
         context: Context | None = None,
+        background: bool = False,
     ) -> None:
         if not (isinstance(model, type) and issubclass(model, Model)):
             raise ValueError(f"observe a Django model class, not {model!r}")
@@ -75,6 +76,9 @@ class ModelObserver:
         #: The observed many-to-many fields' names, by the model of their table.
         self.m2m_fields = _m2m_fields(model, m2m)
         self.context = context
+        if not isinstance(background, bool):
+            raise ValueError(f"background is True or False, not {background!r}")
+        self.background = background
         self._serializer: Serializer | None = None
         self.serializer = serializer
 

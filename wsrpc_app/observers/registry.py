@@ -28,7 +28,9 @@ __all__ = ["ObserverOptions", "build", "from_setting", "add", "remove", "observe
 logger = logging.getLogger("wsrpc")
 
 #: The keys of one ``WSRPC["OBSERVERS"]`` entry: ``observe()``'s arguments, dotted paths for callables.
-SETTING_KEYS = frozenset({"model", "topic", "also", "serializer", "fields", "m2m", "actions", "context"})
+SETTING_KEYS = frozenset(
+    {"model", "topic", "also", "serializer", "fields", "m2m", "actions", "context", "background"}
+)
 
 
 class ObserverOptions(TypedDict, total=False):
@@ -41,6 +43,7 @@ class ObserverOptions(TypedDict, total=False):
     m2m: bool | Iterable[str]
     actions: Iterable[str]
     context: Context | None
+    background: bool
 
 
 def build(model: type[Model] | str, **options: Unpack[ObserverOptions]) -> ModelObserver:
@@ -65,6 +68,7 @@ def build(model: type[Model] | str, **options: Unpack[ObserverOptions]) -> Model
         m2m=options.get("m2m", False),
         actions=options.get("actions", ACTIONS),
         context=options.get("context"),
+        background=options.get("background", False),
     )
 
 

@@ -2,9 +2,12 @@
 
 ``nox`` runs every leg; ``nox -s main`` the main leg alone (what ``make test``
 runs); ``nox -s legs`` the others. The main leg, Python 3.11 with Django 5.2,
-also lints, type-checks, checks migrations and drives Chromium
-(``tests/browser``); the other legs run every other test, end-to-end ones
-included: the JS client does not depend on the Python or Django version.
+also lints, type-checks, checks migrations, drives Chromium (``tests/browser``)
+and runs the slowest end-to-end tests (``MAIN_LEG_ONLY``: floods, restarts of
+servers and of Redis, the benchmarks' quick runs). The other legs run every
+other test, servers on daphne and uvicorn included: what they leave out tests
+wsrpc's own behaviour under failure, the same on every version, and the JS
+client does not depend on the Python or Django version.
 Interpreters are looked up on ``PATH`` (with pyenv: ``PATH=$(pyenv prefix 3.12.1)/bin:$PATH``).
 """
 
@@ -22,6 +25,17 @@ LEGS = {
     ("3.13", "6.1"): "constraints/py313-django61.txt",
 }
 
+#: Run on the main leg only: the slowest end-to-end tests, about two thirds of a leg's time.
+MAIN_LEG_ONLY = (
+    "tests/browser",
+    "tests/e2e/test_hostile.py",
+    "tests/e2e/test_client_recovery.py",
+    "tests/e2e/test_redis_outage.py",
+    "tests/e2e/test_history_cluster.py",
+    "tests/http/test_http_limits_e2e.py",
+    "tests/test_benchmarks.py",
+)
+
 
 @nox.session(python="3.11")
 def main(session: nox.Session) -> None:
@@ -36,9 +50,10 @@ def main(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize(("python", "django"), list(LEGS), ids=[f"py{p}-django{d}" for p, d in LEGS])
 def legs(session: nox.Session, django: str) -> None:
-    """The other supported versions: every test but the browser's."""
+    """The other supported versions: every test but those of ``MAIN_LEG_ONLY``."""
     constraints = LEGS[(str(session.python), django)]
     session.install("-c", constraints, "-e", ".[dev]")
     session.run("python", "-m", "django", "--version")
     session.run("python", "manage.py", "makemigrations", "--check", "--dry-run")
-    session.run("python", "-m", "pytest", "--ignore=tests/browser", *session.posargs)
+    ignored = [f"--ignore={path}" for path in MAIN_LEG_ONLY]
+    session.run("python", "-m", "pytest", *ignored, *session.posargs)

@@ -24,6 +24,8 @@ E011           ``HISTORY_HOSTS`` is not a non-empty list or None
 E012           a ``Topic`` row has a history size or lifetime out of range
                (``manage.py check --database default``)
 E013           ``TRUSTED_PROXIES`` is not a list of IP addresses or networks
+E014           an ``OBSERVERS`` entry cannot be made into a model observer
+               (``wsrpc_app.observers.checks``)
 E015           ``PROGRESS_RATE`` is not a number of at least 10 (a second) or None
 =============  =========================================================
 """

@@ -60,6 +60,7 @@ WSRPC = {
     ],
     "CALL_TIMEOUT": float(os.environ.get("WSRPC_TEST_CALL_TIMEOUT", "2.0")),
     "PRESENCE_TTL": float(os.environ.get("WSRPC_TEST_PRESENCE_TTL", "30")),
+    "TOPIC_RULES": [path for path in os.environ.get("WSRPC_TEST_TOPIC_RULES", "").split(",") if path],
     "MAX_IN_FLIGHT": 16,
     "MAX_MESSAGE_BYTES": int(os.environ.get("WSRPC_TEST_MAX_MESSAGE_BYTES", str(64 * 1024))),
     "MAX_BATCH_LENGTH": 50,

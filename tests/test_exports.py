@@ -23,7 +23,6 @@ ROOT_EXPORTS = [
     "anotify_user",
     "history",
     "ahistory",
-    "__version__",
     "presence",
     "apresence",
     "presence_stats",
@@ -40,6 +39,9 @@ ROOT_EXPORTS = [
     "acall_user",
     "call_connection",
     "acall_connection",
+    "refresh_permissions",
+    "arefresh_permissions",
+    "__version__",
 ]
 
 

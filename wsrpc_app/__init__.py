@@ -15,23 +15,25 @@ from .core.progress import Progress
 from .core.registry import RpcMethods, rpc_method
 
 if TYPE_CHECKING:
-    from .pubsub.history import ahistory, history
     from .pubsub.control import (
         acall_connection,
         acall_user,
         adisconnect_connection,
         adisconnect_user,
+        arefresh_permissions,
         asubscribe_user,
         aunsubscribe_user,
         call_connection,
         call_user,
         disconnect_connection,
         disconnect_user,
+        refresh_permissions,
         subscribe_user,
         unsubscribe_user,
     )
-    from .pubsub.publishing import anotify_user, apublish, notify_user, publish
+    from .pubsub.history import ahistory, history
     from .pubsub.presence import apresence, apresence_stats, presence, presence_stats
+    from .pubsub.publishing import anotify_user, apublish, notify_user, publish
     from .server.connection import Connection
 
 __all__ = [
@@ -46,8 +48,6 @@ __all__ = [
     "anotify_user",
     "history",
     "ahistory",
-    "__version__",
-]
     "presence",
     "apresence",
     "presence_stats",
@@ -64,6 +64,10 @@ __all__ = [
     "acall_user",
     "call_connection",
     "acall_connection",
+    "refresh_permissions",
+    "arefresh_permissions",
+    "__version__",
+]
 
 __version__ = "0.1.0"
 
@@ -76,8 +80,6 @@ _LAZY = {
     "anotify_user": "wsrpc_app.pubsub.publishing",
     "history": "wsrpc_app.pubsub.history",
     "ahistory": "wsrpc_app.pubsub.history",
-}
-
     "presence": "wsrpc_app.pubsub.presence",
     "apresence": "wsrpc_app.pubsub.presence",
     "presence_stats": "wsrpc_app.pubsub.presence",
@@ -94,6 +96,10 @@ _LAZY = {
     "acall_user": "wsrpc_app.pubsub.control",
     "call_connection": "wsrpc_app.pubsub.control",
     "acall_connection": "wsrpc_app.pubsub.control",
+    "refresh_permissions": "wsrpc_app.pubsub.control",
+    "arefresh_permissions": "wsrpc_app.pubsub.control",
+}
+
 
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)

@@ -27,6 +27,9 @@ E013           ``TRUSTED_PROXIES`` is not a list of IP addresses or networks
 E014           an ``OBSERVERS`` entry cannot be made into a model observer
                (``wsrpc_app.observers.checks``)
 E015           ``PROGRESS_RATE`` is not a number of at least 10 (a second) or None
+E016           a ``TOPIC_RULES`` entry does not import or is not callable
+E017           ``DISCONNECT_ON`` is not a list of "logout", "deactivate",
+               "token_deleted" and "password_change"
 =============  =========================================================
 """
 
@@ -40,7 +43,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
-from .conf import DEFAULTS, LIMITS, MIN_PROGRESS_RATE, TOPIC_POLICIES
+from .conf import DEFAULTS, DISCONNECT_EVENTS, LIMITS, MIN_PROGRESS_RATE, TOPIC_POLICIES
 from .core.protocol import is_reserved
 from .core.registry import RegistryError, methods_of, resolve
 
@@ -66,6 +69,13 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: obj
     messages += _check_limits(user)
     messages += _check_progress_rate(user.get("PROGRESS_RATE", DEFAULTS["PROGRESS_RATE"]))
     messages += _check_middlewares(user.get("MIDDLEWARES", DEFAULTS["MIDDLEWARES"]))
+    messages += _check_callables(
+        "TOPIC_RULES",
+        user.get("TOPIC_RULES", DEFAULTS["TOPIC_RULES"]),
+        "Give dotted paths to functions: def rule(user, action, topic) -> bool | None, sync or async.",
+        "wsrpc_app.E016",
+    )
+    messages += _check_disconnect_on(user.get("DISCONNECT_ON", DEFAULTS["DISCONNECT_ON"]))
     messages += _check_origins(user)
     messages += _check_history(user)
     messages += _check_trusted_proxies(user.get("TRUSTED_PROXIES", DEFAULTS["TRUSTED_PROXIES"]))
@@ -266,20 +276,35 @@ def _check_progress_rate(value: object) -> list[CheckMessage]:
 
 def _check_middlewares(entries: object) -> list[CheckMessage]:
     hint = "Give dotted paths to async functions: async def middleware(request, handler)."
+    return _check_callables("MIDDLEWARES", entries, hint, "wsrpc_app.E009")
+
+
+def _check_callables(key: str, entries: object, hint: str, id_: str) -> list[CheckMessage]:
+    """Each entry of ``WSRPC[key]`` is a dotted path to something callable."""
     if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
-        return [Error("WSRPC['MIDDLEWARES'] must be a list of dotted paths.", hint=hint, id="wsrpc_app.E009")]
+        return [Error(f"WSRPC[{key!r}] must be a list of dotted paths.", hint=hint, id=id_)]
     messages: list[CheckMessage] = []
     for entry in entries:
         try:
-            middleware = resolve(entry)
+            found = resolve(entry)
         except RegistryError as exc:
-            messages.append(Error(f"WSRPC['MIDDLEWARES'] entry {entry!r}: {exc}", hint=hint, id="wsrpc_app.E009"))
+            messages.append(Error(f"WSRPC[{key!r}] entry {entry!r}: {exc}", hint=hint, id=id_))
             continue
-        if not callable(middleware):
-            messages.append(
-                Error(f"WSRPC['MIDDLEWARES'] entry {entry!r} is not callable.", hint=hint, id="wsrpc_app.E009")
-            )
+        if not callable(found):
+            messages.append(Error(f"WSRPC[{key!r}] entry {entry!r} is not callable.", hint=hint, id=id_))
     return messages
+
+
+def _check_disconnect_on(events: object) -> list[CheckMessage]:
+    if isinstance(events, list | tuple) and all(event in DISCONNECT_EVENTS for event in events):
+        return []
+    return [
+        Error(
+            f"WSRPC['DISCONNECT_ON'] must be a list of {', '.join(map(repr, DISCONNECT_EVENTS))}, not {events!r}.",
+            hint="Each one closes the affected connections with 4003; leave one out to keep them open.",
+            id="wsrpc_app.E017",
+        )
+    ]
 
 
 def _check_origins(user: Mapping[str, object]) -> list[CheckMessage]:

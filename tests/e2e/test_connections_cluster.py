@@ -6,7 +6,8 @@ runs in a third process (a plain Python script with Django set up), as a
 Celery task or a management command would. Presence is kept
 ``PRESENCE_TTL`` seconds after a process was last heard of: 3 here, so a
 process killed with SIGKILL must leave presence within that (and one
-heartbeat more for the store's clock).
+heartbeat more for the store's clock). A topic rule in code
+(``tests.support.topic_rules.owner_only``) gives ``user.<pk>.#`` to its owner.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def run_id() -> str:
 @pytest.fixture(scope="module", params=LAYERS)
 def cluster(request: pytest.FixtureRequest, redis_url: str, run_id: str) -> Iterator[Cluster]:
     layer: str = request.param
-    env = {"WSRPC_TEST_PRESENCE_TTL": str(PRESENCE_TTL)}
+    env = {
+        "WSRPC_TEST_PRESENCE_TTL": str(PRESENCE_TTL),
+        "WSRPC_TEST_TOPIC_RULES": "tests.support.topic_rules.owner_only",
+    }
     with Cluster(layer, prefix=f"wsrpc-e2e-conn-{run_id}-{layer}", redis_url=redis_url, env=env) as started:
         started.python(SETUP)
         yield started
@@ -415,3 +419,25 @@ except Exception as exc:
     result = outcome(exc)
 """
     assert await server_code(cluster, code) == {"raised": "PeerDisconnected"}
+
+
+# Topic rules in code -----------------------------------------------------------------------
+
+
+async def test_a_rule_gives_user_pk_topics_to_their_owner_only(
+    cluster: Cluster, ann_token: str, bob_token: str
+) -> None:
+    async with client(cluster.a, **by_token(ann_token)) as ann, client(cluster.b, **by_token(bob_token)) as bob:
+        ann_pk = (await ann.result("rpc.info"))["user_id"]
+        inbox = f"user.{ann_pk}.inbox"
+        await ann.subscribe(inbox)
+        denied = await bob.request("rpc.subscribe", {"topic": inbox})
+        assert denied["error"] == {
+            "code": -32003,
+            "message": "Permission denied",
+            "data": {"topic": inbox, "action": "subscribe"},
+        }
+        assert (await bob.request("rpc.subscribe", {"topic": "user.*.inbox"}))["error"]["code"] == -32003
+        assert (await bob.request("rpc.publish", {"topic": inbox, "data": "spam"}))["error"]["code"] == -32003
+        assert (await ann.result("rpc.publish", {"topic": inbox, "data": "note to self"}))["topic"] == inbox
+        assert (await ann.next_frame())["params"] == {"topic": inbox, "data": "note to self"}

@@ -1,4 +1,4 @@
-"""Whether a user may subscribe or publish to a topic: :mod:`.rules` decides, from caches.
+"""Whether a user may subscribe or publish to a topic: :mod:`.code_rules`, then :mod:`.rules` decide, from caches.
 
 The rows are loaded once per process into memory and every decision is
 cached, so deciding costs no query after the first; a change to a topic, a
@@ -20,7 +20,7 @@ from django.dispatch import receiver
 from ..conf import wsrpc_settings
 from ..core.topics import is_pattern
 from ..core.types import JSONObject
-from . import queries
+from . import code_rules, queries
 from .rules import ANONYMOUS, Action, PresenceMode, Principal, Retention, Rules
 
 __all__ = [
@@ -107,9 +107,20 @@ def allowed(user: object, action: Action, name: str) -> bool:
     key = (principal.key, action, name)
     decision = _cache.decisions.get(key)
     if decision is None:
-        decision = _rules(generation).decide(principal, action, name, wsrpc_settings.TOPIC_DEFAULT_POLICY)
+        decision = None if principal.superuser else code_rules.decide(_rule_user(user, principal), action, name)
+        if decision is None:
+            decision = _rules(generation).decide(principal, action, name, wsrpc_settings.TOPIC_DEFAULT_POLICY)
         _store(generation, lambda: _cache.decisions.__setitem__(key, decision))
     return decision
+
+
+def _rule_user(user: object, principal: Principal) -> object:
+    """The user a code rule sees: anonymous whenever the principal is (None, logged out, inactive)."""
+    if principal.authenticated:
+        return user
+    from django.contrib.auth.models import AnonymousUser  # models: not at import time
+
+    return AnonymousUser()
 
 
 def _rules(generation: int) -> Rules:

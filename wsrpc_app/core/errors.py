@@ -201,6 +201,8 @@ class CloseCode(IntEnum):
 
     NORMAL = 1000
     MESSAGE_TOO_BIG = 1009
+    #: The server ended the connection: its user logged out, was deactivated, or server code disconnected it.
+    DISCONNECTED = 4003
     #: The client did not read fast enough: its outbound queue filled up.
     SLOW_CONSUMER = 4008
     #: 1009 in the private range, for servers that refuse 1009 from an
@@ -209,6 +211,4 @@ class CloseCode(IntEnum):
     #: The client sent nothing for IDLE_TIMEOUT seconds (no heartbeat).
     IDLE_TIMEOUT = 4010
     #: The connection reached MAX_LIFESPAN; the client should reconnect.
-    #: The server ended the connection: its user logged out, was deactivated, or server code disconnected it.
-    DISCONNECTED = 4003
     LIFESPAN_REACHED = 4011

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 import orjson
 
+from ..acl.access import invalidate
 from ..conf import wsrpc_settings
 from ..core import protocol
 from ..core.errors import CloseCode, PeerDisconnected, RpcError
@@ -33,7 +34,7 @@ from ..core.types import JSON, Params, Timeout
 from .hub import Hub
 from .messages import ReplyMessage, command_message, process_group, user_group
 from .process import channel_layer, get_hub, presence_store
-from .publishing import run_on_loop
+from .publishing import abroadcast_control, run_on_loop
 from .targets import GONE, TIMEOUT, Gathering, Narrowing, marker_of
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "call_user",
     "acall_connection",
     "call_connection",
+    "arefresh_permissions",
+    "refresh_permissions",
     "Outcome",
 ]
 
@@ -253,6 +256,16 @@ async def acall_user(
     return gathering.outcomes(lambda: TimeoutError("the client did not answer in time"))
 
 
+async def arefresh_permissions() -> None:
+    """The facts behind ``TOPIC_RULES`` changed: every process forgets its decisions and rechecks its subscriptions.
+
+    Subscriptions no longer allowed end with ``rpc.unsubscribed``, as when a
+    ``Topic`` row changes.
+    """
+    invalidate()
+    await abroadcast_control("permissions")
+
+
 # Sync twins ----------------------------------------------------------------------
 
 
@@ -292,3 +305,8 @@ def call_user(user: object, method: str, /, *args: JSON, timeout: Timeout = ...,
 def call_connection(connection: str, method: str, /, *args: JSON, timeout: Timeout = ..., **kwargs: JSON) -> JSON:
     """Sync :func:`acall_connection`."""
     return run_on_loop(acall_connection, connection, method, *args, timeout=timeout, **kwargs)
+
+
+def refresh_permissions() -> None:
+    """Sync :func:`arefresh_permissions`."""
+    run_on_loop(arefresh_permissions)

@@ -11,28 +11,17 @@ from typing import Any
 
 import pytest
 
+from tests.support.long_calls import JOBS, long_job
 from tests.support.peer import Peer, settle
 from wsrpc_app.core.progress import Progress
 from wsrpc_app.core.registry import Method, Registry
 
-#: What the methods below saw, by name.
-seen: dict[str, list[str]] = {}
+#: What the methods saw, by name: "wait" is long_job, which notes "running", "cancelled", "finally", "done".
+seen = JOBS
 
 
 def note(name: str, what: str) -> None:
     seen.setdefault(name, []).append(what)
-
-
-async def wait(name: str, seconds: float = 30.0) -> str:
-    note(name, "running")
-    try:
-        await asyncio.sleep(seconds)
-    except asyncio.CancelledError:
-        note(name, "cancelled")
-        raise
-    finally:
-        note(name, "finally")
-    return name
 
 
 async def stubborn(name: str) -> str:
@@ -79,8 +68,10 @@ async def hold_progress(progress: Progress) -> str:
 
 
 def peer(rate: float | None = 10.0) -> Peer:
-    entries: list[Callable[..., object]] = [wait, stubborn, count, count_slowly, count_in_a_thread, hold_progress]
-    registry = Registry(Method.from_callable(f.__name__, f) for f in entries)
+    entries: list[Callable[..., object]] = [stubborn, count, count_slowly, count_in_a_thread, hold_progress]
+    registry = Registry(
+        [Method.from_callable("wait", long_job), *(Method.from_callable(f.__name__, f) for f in entries)]
+    )
     return Peer(registry=registry, progress_rate=rate)
 
 
@@ -140,9 +131,9 @@ async def test_one_member_of_a_batch_is_cancelled_alone() -> None:
     [replies] = p.take()
     assert sorted(replies, key=lambda r: r["id"]) == [
         {"jsonrpc": "2.0", "error": {"code": -32800, "message": "Request cancelled", "data": {"id": "l"}}, "id": "l"},
-        {"jsonrpc": "2.0", "result": "short", "id": "s"},
+        {"jsonrpc": "2.0", "result": "done", "id": "s"},
     ]
-    assert seen["short"] == ["running", "finally"]
+    assert seen["short"] == ["running", "finally", "done"]
     assert seen["long"] == ["running", "cancelled", "finally"]
 
 
@@ -150,7 +141,7 @@ async def test_a_cancel_after_the_reply_and_a_cancel_of_another_id_are_ignored()
     p = peer()
     await p.endpoint.receive(request("wait", ["a", 0], 1))
     await settle(p.endpoint)
-    assert p.take() == [{"jsonrpc": "2.0", "result": "a", "id": 1}]
+    assert p.take() == [{"jsonrpc": "2.0", "result": "done", "id": 1}]
     await p.endpoint.receive(request("wait", ["b"], 2))
     await started("b")
     for frame in (cancel(1), cancel("2"), cancel(3)):

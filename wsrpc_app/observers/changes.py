@@ -95,7 +95,8 @@ class Batch:
         self.publish = self._publish  # one bound method: found again in the connection's hooks by identity
 
     def _publish(self) -> None:
-        publish_committed([change for change in self.changes if change.committed], self.using)
+        changes, self.changes = self.changes, []
+        publish_committed([change for change in changes if change.committed], self.using)
 
 
 _batches: weakref.WeakKeyDictionary[BaseDatabaseWrapper, Batch] = weakref.WeakKeyDictionary()

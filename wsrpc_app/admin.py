@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
 from .models import Topic, TopicPermission
@@ -34,10 +36,13 @@ class TopicAdmin(_TopicModelAdmin):
         "authenticated_subscribe",
         "authenticated_publish",
         "history_size",
+        "presence",
+        "join_leave",
     ]
     list_filter = ["anonymous_subscribe", "anonymous_publish", "authenticated_subscribe", "authenticated_publish"]
     search_fields = ["name", "description", "permissions__user__username", "permissions__group__name"]
     inlines = [TopicPermissionInline]
+    change_list_template = "wsrpc_app/admin/topic_change_list.html"
     fieldsets = [
         (None, {"fields": ["name", "description"]}),
         (
@@ -59,7 +64,26 @@ class TopicAdmin(_TopicModelAdmin):
                 ),
             },
         ),
+        (
+            _("Presence"),
+            {
+                "fields": [("presence", "join_leave")],
+                "description": _(
+                    "Whoever may subscribe sees who is subscribed (connection ids, usernames, declared client info)."
+                ),
+            },
+        ),
     ]
+
+    def get_urls(self) -> list[URLPattern]:
+        # Live connections: wsrpc_app/topic/connections/ (server/live_admin.py).
+        from .server.live_admin import connections_view
+
+        def view(request: HttpRequest) -> HttpResponse:
+            return connections_view(request, self.admin_site)
+
+        page = path("connections/", self.admin_site.admin_view(view), name="wsrpc_app_connections")
+        return [page, *super().get_urls()]
 
 
 @admin.register(TopicPermission)

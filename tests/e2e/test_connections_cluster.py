@@ -20,13 +20,16 @@ import os
 import re
 import signal
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from tests.support.servers import ServerProcess
 
@@ -43,6 +46,7 @@ SETUP = f"""
 from django.contrib.auth.models import User
 from wsrpc_app.models import Topic
 
+User.objects.create_superuser("root", "root@example.com", {PASSWORD!r})
 User.objects.create_user("ann", password={PASSWORD!r}, is_staff=True)
 User.objects.create_user("bob", password={PASSWORD!r}, is_staff=True)
 Topic.objects.create(name="room.#", anonymous_subscribe=True, presence=True, join_leave=True)
@@ -148,9 +152,18 @@ class Client:
 
 @contextlib.asynccontextmanager
 async def client(
-    server: ServerProcess, *, answers: dict[str, Answer] | None = None, **connect: Any
+    server: ServerProcess,
+    *,
+    answers: dict[str, Answer] | None = None,
+    path_info: dict[str, Any] | None = None,
+    **connect: Any,
 ) -> AsyncIterator[Client]:
-    async with open_socket(server, **connect) as ws:
+    """A connected client; ``path_info`` is what it declares about itself (``?info=``)."""
+    opener = open_socket(server, **connect)
+    if path_info is not None:
+        url = server.ws_url + "?info=" + urllib.parse.quote(json.dumps(path_info))
+        opener = websocket_connect(url, origin=Origin(server.origin), proxy=None, close_timeout=2, **connect)
+    async with opener as ws:
         peer = Client(ws, answers or {})
         try:
             peer.id = (await peer.result("rpc.info"))["connection"]
@@ -441,3 +454,51 @@ async def test_a_rule_gives_user_pk_topics_to_their_owner_only(
         assert (await bob.request("rpc.publish", {"topic": inbox, "data": "spam"}))["error"]["code"] == -32003
         assert (await ann.result("rpc.publish", {"topic": inbox, "data": "note to self"}))["topic"] == inbox
         assert (await ann.next_frame())["params"] == {"topic": inbox, "data": "note to self"}
+
+
+# The admin page of live connections -----------------------------------------------------------
+
+
+async def test_the_admin_lists_the_connections_of_both_processes_and_disconnects_one(
+    cluster: Cluster, ann_token: str
+) -> None:
+    admin = HttpSession()
+    await asyncio.to_thread(admin.login, cluster.b, "root", PASSWORD)
+    topic = room(cluster, "admin")
+    async with (
+        client(cluster.a, **by_token(ann_token)) as ann,
+        client(cluster.b, path_info={"device": "tablet"}) as anonymous,
+    ):
+        await ann.subscribe(topic)
+        page = await asyncio.to_thread(admin.get, cluster.b, "/admin/wsrpc_app/topic/connections/")
+        assert page.status == 200, page.text
+        rows = dict(re.findall(r'<tr class="wsrpc-connection" data-connection="([^"]+)">(.*?)</tr>', page.text, re.S))
+        assert ann.id in rows and anonymous.id in rows, "connections of both processes"
+        assert "ann" in rows[ann.id] and topic in rows[ann.id]
+        assert "anonymous" in rows[anonymous.id] and "tablet" in rows[anonymous.id]
+        changelist = await asyncio.to_thread(admin.get, cluster.a, "/admin/wsrpc_app/topic/")
+        assert "/admin/wsrpc_app/topic/connections/" in changelist.text
+        reply = await asyncio.to_thread(
+            admin.submit,
+            cluster.b,
+            "/admin/wsrpc_app/topic/connections/",
+            {"connection": ann.id, "csrfmiddlewaretoken": admin.cookie("csrftoken")},
+        )
+        assert reply.status == 302
+        assert (await ann.close_code())[0] == 4003
+        assert await anonymous.still_open()
+        bad = await asyncio.to_thread(
+            admin.submit,
+            cluster.b,
+            "/admin/wsrpc_app/topic/connections/",
+            {"connection": "../../etc", "csrfmiddlewaretoken": admin.cookie("csrftoken")},
+        )
+        assert bad.status == 302 and await anonymous.still_open()
+
+
+async def test_the_admin_page_is_for_staff_who_may_view_topics(cluster: Cluster) -> None:
+    nobody, ann = HttpSession(), HttpSession()
+    page = await asyncio.to_thread(nobody.get, cluster.a, "/admin/wsrpc_app/topic/connections/")
+    assert page.status == 302 and "/admin/login/" in page.headers["Location"]
+    await asyncio.to_thread(ann.login, cluster.a, "ann", PASSWORD)  # staff, without the topic permissions
+    assert (await asyncio.to_thread(ann.get, cluster.a, "/admin/wsrpc_app/topic/connections/")).status == 403

@@ -26,6 +26,7 @@ from wsrpc_app import (
 )
 from wsrpc_app.consumers import RpcConsumer
 from wsrpc_app.core.errors import NoSuchTopic, PeerDisconnected, RpcError
+from wsrpc_app.pubsub.control import aconnections
 from wsrpc_app.pubsub.process import get_hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -251,3 +252,18 @@ async def test_call_user_returns_one_outcome_per_connection(users: tuple[Any, An
 async def test_call_user_without_connections_answers_at_once(users: tuple[Any, Any]) -> None:
     async with client(users[1], echo) as other, serving(other):
         assert await acall_user(users[0], "client.ask", timeout=5) == {}
+
+
+# Listing the live connections ---------------------------------------------------------
+
+
+async def test_connections_describes_every_live_connection(users: tuple[Any, Any], news: None) -> None:
+    ann, _ = users
+    async with client(ann) as peer, client() as anonymous:
+        await peer.result("rpc.subscribe", {"topic": "news.today"})
+        described = {item["connection"]: item for item in await aconnections()}
+        hub = await get_hub()
+    assert described[peer.id]["user"] == "ann" and described[peer.id]["subscriptions"] == ["news.today"]
+    assert described[anonymous.id]["user"] is None and described[anonymous.id]["process"] == hub.marker
+    assert described[peer.id]["since"].endswith("Z")
+    assert hub.calls == {}

@@ -20,6 +20,7 @@ waits out its timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable
 
@@ -30,7 +31,7 @@ from ..conf import wsrpc_settings
 from ..core import protocol
 from ..core.errors import CloseCode, PeerDisconnected, RpcError
 from ..core.topics import validate_pattern
-from ..core.types import JSON, Params, Timeout
+from ..core.types import JSON, JSONObject, Params, Timeout
 from .hub import Hub
 from .messages import ReplyMessage, command_message, process_group, user_group
 from .process import channel_layer, get_hub, presence_store
@@ -52,6 +53,8 @@ __all__ = [
     "call_connection",
     "arefresh_permissions",
     "refresh_permissions",
+    "aconnections",
+    "connections",
     "Outcome",
 ]
 
@@ -177,12 +180,18 @@ class _Waiting:
         self.hub.calls.pop(self.id, None)
 
     async def send(
-        self, marker: str, args: dict[str, object], *, user: str | None = None, connection: str | None = None
+        self,
+        marker: str,
+        args: dict[str, object],
+        *,
+        user: str | None = None,
+        connection: str | None = None,
+        action: str = "call",
     ) -> None:
         """Order the process ``marker`` to make this call, to one ``connection`` or to the ``user``'s there."""
         group = process_group(marker)
         order = command_message(
-            group, "call", args, user=user, connection=connection, reply_to=self.hub.group, call=self.id
+            group, action, args, user=user, connection=connection, reply_to=self.hub.group, call=self.id
         )
         await channel_layer().group_send(group, order)
 
@@ -256,6 +265,34 @@ async def acall_user(
     return gathering.outcomes(lambda: TimeoutError("the client did not answer in time"))
 
 
+async def aconnections(timeout: float = 2.0) -> list[JSONObject]:
+    """Every live connection on every process, described: id, user, info, since, subscriptions, process.
+
+    Processes that do not answer within ``timeout`` seconds are left out.
+    """
+    hub = await get_hub()
+    processes = set(await _living())
+    found: dict[str, list[JSONObject]] = {}
+    complete = asyncio.Event()
+
+    def receive(reply: ReplyMessage) -> None:
+        process, result = reply.get("process"), reply.get("result")
+        if process is not None and result is not None:
+            described = orjson.loads(result)
+            found[process] = [item for item in described if isinstance(item, dict)]
+        if processes <= set(found):
+            complete.set()
+
+    with _Waiting(hub, receive) as call:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                for marker in processes:
+                    await call.send(marker, {}, action="describe")
+                if processes:
+                    await complete.wait()
+    return sorted((item for items in found.values() for item in items), key=lambda item: str(item.get("connection")))
+
+
 async def arefresh_permissions() -> None:
     """The facts behind ``TOPIC_RULES`` changed: every process forgets its decisions and rechecks its subscriptions.
 
@@ -310,3 +347,8 @@ def call_connection(connection: str, method: str, /, *args: JSON, timeout: Timeo
 def refresh_permissions() -> None:
     """Sync :func:`arefresh_permissions`."""
     run_on_loop(arefresh_permissions)
+
+
+def connections(timeout: float = 2.0) -> list[JSONObject]:
+    """Sync :func:`aconnections`."""
+    return run_on_loop(aconnections, timeout)

@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 from ..acl.access import aallowed, apresence_of, aretention_of
@@ -220,6 +221,11 @@ class Member:
         self.granted.discard(name)
         await self._leave(name)
         self.deliver(protocol.notification("rpc.unsubscribed", {"topic": name, "reason": reason}).decode())
+
+    def describe(self) -> JSONObject:
+        """This connection's entry, when it opened (ISO 8601, UTC) and its subscriptions: what the admin lists."""
+        since = datetime.fromtimestamp(self.since, UTC).isoformat().replace("+00:00", "Z")
+        return self.entry() | {"since": since, "subscriptions": sorted(self.names)}
 
     # Server code's orders -----------------------------------------------------
 

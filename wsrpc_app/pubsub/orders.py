@@ -56,6 +56,9 @@ async def carry_out(hub: Hub, message: CommandMessage) -> None:
     if action == "call":
         await _call(hub, message, targets)
         return
+    if action == "describe":
+        await _describe(hub, message)
+        return
     topic = args.get("topic")
     for target in targets:
         try:
@@ -78,6 +81,16 @@ async def carry_out(hub: Hub, message: CommandMessage) -> None:
             logger.info("could not %s connection %s: %s", action, target.id, exc.message)
         except Exception:
             logger.exception("could not %s connection %s", action, target.id)
+
+
+async def _describe(hub: Hub, message: CommandMessage) -> None:
+    """Tell the caller about every connection of this process."""
+    reply_to, call = message.get("reply_to"), message.get("call")
+    if reply_to is None or call is None:
+        return
+    described = [target.describe() | {"process": hub.marker} for target in list(hub.connections.values())]
+    result = protocol.encode(described).decode()
+    await hub.layer.group_send(reply_to, reply_message(reply_to, call, process=hub.marker, result=result))
 
 
 async def _call(hub: Hub, message: CommandMessage, targets: list[Connected]) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from ..core.topics import is_pattern, matches
-from ..core.types import JSON, Params
+from ..core.types import JSON, JSONObject, Params
 from .events import event_frame, gap_frame, position_json, topic_json
 from .sequence import Gap
 from .stream import Position
@@ -50,6 +50,9 @@ class Connected(Subscriber, Protocol):
     @property
     def credentials(self) -> Credentials:
         """How it was authenticated."""
+
+    def describe(self) -> JSONObject:
+        """What the admin lists of it: its presence entry, since when it is open, its subscriptions."""
 
     async def subscribe_by_server(self, name: str) -> None:
         """Subscribe it to ``name`` on server code's order, and tell the client (``rpc.subscribed``)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Protocol
 
 from ..core.calls import PeerCalls
@@ -81,8 +80,8 @@ class Connection(PeerCalls):
         """What ``rpc.info`` answers: its id, its user, what the client declared, since when it is open."""
         if self.member is None:
             return client_entry("", self.user, None) | {"connection": None}
-        info = self.member.entry()
-        info["since"] = datetime.fromtimestamp(self.member.since, UTC).isoformat().replace("+00:00", "Z")
+        info = self.member.describe()
+        del info["subscriptions"]
         return info
 
     async def close_by_server(self, code: int, reason: str) -> None:

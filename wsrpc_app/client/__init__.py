@@ -6,6 +6,7 @@ It needs no Django project: importing it loads neither Django nor Channels
 
 from __future__ import annotations
 
+from .proxies import ProxyError, ProxyRefused, ProxyUnreachable
 from .reconnecting import EventCallback, GapCallback, HandshakeRefused, PeerDisconnected, RpcError, WsRpcClient
 from .recovery import Gap, Position
 
@@ -14,6 +15,9 @@ __all__ = [
     "RpcError",
     "PeerDisconnected",
     "HandshakeRefused",
+    "ProxyError",
+    "ProxyRefused",
+    "ProxyUnreachable",
     "EventCallback",
     "GapCallback",
     "Gap",

@@ -43,9 +43,20 @@ from ..core.endpoint import Endpoint
 from ..core.errors import PeerDisconnected, RpcError
 from ..core.registry import Method, Registry
 from ..core.types import JSON, JSONObject, Params
+from .proxies import ProxyError, ProxyRefused, ProxySetting, ProxyUnreachable, proxy_for, through_proxy
 from .recovery import Gap, Outcome, Position, Subscription
 
-__all__ = ["WsRpcClient", "RpcError", "PeerDisconnected", "HandshakeRefused", "EventCallback", "GapCallback"]
+__all__ = [
+    "WsRpcClient",
+    "RpcError",
+    "PeerDisconnected",
+    "HandshakeRefused",
+    "ProxyError",
+    "ProxyRefused",
+    "ProxyUnreachable",
+    "EventCallback",
+    "GapCallback",
+]
 
 logger = logging.getLogger("wsrpc.client")
 
@@ -93,6 +104,13 @@ class WsRpcClient(PeerCalls):
     ``closed``; ``on_gap`` gets a :class:`~wsrpc_app.client.recovery.Gap`
     whenever events of a subscribed topic were missed for good.
 
+    ``proxy``: by default the standard environment (``https_proxy``,
+    ``http_proxy``, ``no_proxy``...) decides whether the connection goes
+    through an HTTP proxy; a URL (``http://user:password@host:3128``) names
+    one, ``None`` goes direct (:mod:`wsrpc_app.client.proxies`). A proxy
+    that is unreachable or refuses raises :class:`ProxyError`, retried like
+    any failed connection.
+
     Long calls: ``call(..., progress=callback)`` (or ``request(name,
     params, progress=callback)``) hears the method's ``rpc.progress``
     reports; a call past ``call_timeout``, or whose awaiting task is
@@ -112,6 +130,7 @@ class WsRpcClient(PeerCalls):
         retry: Mapping[str, object] | None = None,
         on_state: Callable[[str], None] | None = None,
         on_gap: GapCallback | None = None,
+        proxy: ProxySetting = True,
         # Timeouts
         call_timeout: float | None = 30.0,
         open_timeout: float | None = 10.0,
@@ -134,6 +153,7 @@ class WsRpcClient(PeerCalls):
         }
         self.on_state = on_state
         self.on_gap = on_gap
+        self.proxy = proxy
         self.call_timeout = call_timeout
         self.heartbeat_interval = heartbeat_interval
         self.max_in_flight = max_in_flight
@@ -223,7 +243,7 @@ class WsRpcClient(PeerCalls):
                 retry=tenacity.retry_if_exception(_retryable), reraise=True, **self.retry_options
             ):
                 with attempt:
-                    return await connect(self.url, additional_headers=self.headers, **self.connect_options)
+                    return await self._connect_once()
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in FATAL_STATUSES:
@@ -231,6 +251,16 @@ class WsRpcClient(PeerCalls):
                 raise HandshakeRefused(status) from exc
             raise
         raise AssertionError("unreachable: tenacity either returns or raises")
+
+    async def _connect_once(self) -> ClientConnection:
+        proxy = proxy_for(self.url, self.proxy)
+        try:
+            return await connect(self.url, additional_headers=self.headers, proxy=proxy, **self.connect_options)
+        except Exception as exc:
+            error = through_proxy(exc, self.url, proxy)
+            if error is None:
+                raise
+            raise error from exc
 
     async def _supervise(self, websocket: ClientConnection) -> None:
         while True:

@@ -248,3 +248,32 @@ def test_the_topics_command_skips_observers_whose_function_names_topics(declared
     out = io.StringIO()
     call_command("wsrpc_observer_topics", stdout=out)
     assert "skipped observed.Tag: a function names its topics" in out.getvalue()
+
+
+# Per-row permissions: a topic rule in code --------------------------------------------
+
+
+def live_articles_only(user: Any, action: str, topic: str) -> bool | None:
+    """Anyone may watch ``articles.<pk>`` of a live article, no one a draft's; other topics: the rows decide."""
+    parts = topic.split(".")
+    if action != "subscribe" or parts[0] != "articles" or len(parts) != 2 or not parts[1].isdigit():
+        return None
+    return Article.objects.filter(pk=int(parts[1]), status="live").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.observed.urls")
+async def test_a_topic_rule_decides_who_watches_which_row() -> None:
+    live = await Article.objects.acreate(title="live", status="live")
+    draft = await Article.objects.acreate(title="draft")
+    with override_settings(WSRPC={"TOPIC_RULES": ["tests.observers.test_declaring.live_articles_only"]}):
+        client = await subscribed(f"articles.{live.pk}")
+        try:
+            with pytest.raises(RpcError, match="Permission denied"):
+                await client.subscribe(f"articles.{draft.pk}")
+            live.title = "still live"
+            await sync_to_async(live.save)()
+            event = await client.next_event()
+            assert (event["topic"], event["data"]["data"]["title"]) == (f"articles.{live.pk}", "still live")
+        finally:
+            await client.close()

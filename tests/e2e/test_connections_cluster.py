@@ -502,3 +502,48 @@ async def test_the_admin_page_is_for_staff_who_may_view_topics(cluster: Cluster)
     assert page.status == 302 and "/admin/login/" in page.headers["Location"]
     await asyncio.to_thread(ann.login, cluster.a, "ann", PASSWORD)  # staff, without the topic permissions
     assert (await asyncio.to_thread(ann.get, cluster.a, "/admin/wsrpc_app/topic/connections/")).status == 403
+
+
+# The Python client ------------------------------------------------------------------------------
+
+
+async def test_the_python_client_declares_info_lists_presence_and_hears_joins(cluster: Cluster) -> None:
+    from wsrpc_app.client import RpcError, WsRpcClient
+
+    topic = room(cluster, "python")
+    heard: list[tuple[str, str, str]] = []
+    joined = asyncio.Event()
+
+    def on_join(topic: str, client: dict[str, Any]) -> None:
+        heard.append(("join", topic, client["connection"]))
+        joined.set()
+
+    def on_leave(topic: str, client: dict[str, Any]) -> None:
+        heard.append(("leave", topic, client["connection"]))
+        joined.set()
+
+    options: dict[str, Any] = {"proxy": None, "origin": Origin(cluster.a.origin)}
+    async with WsRpcClient(
+        cluster.a.ws_url, info={"device": "laptop"}, on_join=on_join, on_leave=on_leave, **options
+    ) as first:
+        me = await first.info()
+        assert me["info"] == {"device": "laptop"} and me["user"] is None
+        await first.subscribe(topic, lambda data, event: None)
+        async with WsRpcClient(cluster.b.ws_url, proxy=None, origin=Origin(cluster.b.origin)) as second:
+            await second.subscribe(topic, lambda data, event: None)
+            other = (await second.info())["connection"]
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                await joined.wait()
+            joined.clear()
+            listed = await second.presence(topic)
+            assert {client["connection"]: client.get("info") for client in listed} == {
+                me["connection"]: {"device": "laptop"},
+                other: None,
+            }
+            assert await first.presence_stats(topic) == {"topic": topic, "connections": 2, "users": 0}
+            with pytest.raises(RpcError) as denied:
+                await first.presence("hidden.x")
+            assert denied.value.code == -32003
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            await joined.wait()
+    assert heard == [("join", topic, other), ("leave", topic, other)]

@@ -27,7 +27,9 @@ keepalive detects half-open connections.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -56,6 +58,7 @@ __all__ = [
     "ProxyUnreachable",
     "EventCallback",
     "GapCallback",
+    "PresenceCallback",
 ]
 
 logger = logging.getLogger("wsrpc.client")
@@ -63,6 +66,10 @@ logger = logging.getLogger("wsrpc.client")
 #: ``callback(data, event)``: ``event`` is the whole ``rpc.event`` params
 #: (``topic``, ``data``, and ``subscription`` for a pattern). Sync or async.
 EventCallback = Callable[[JSON, JSONObject], Awaitable[None] | None]
+
+#: ``callback(topic, client)``: another connection joined or left a topic with join/leave events;
+#: ``client`` is as ``rpc.presence`` lists it (``connection``, ``user``, ``user_id``, ``info``). Sync or async.
+PresenceCallback = Callable[[str, JSONObject], Awaitable[None] | None]
 
 #: ``callback(gap)``: events of ``gap.topic`` were missed and will not come
 #: (a renewed subscription answered ``recovered: false``, or ``rpc.gap``
@@ -104,6 +111,12 @@ class WsRpcClient(PeerCalls):
     ``closed``; ``on_gap`` gets a :class:`~wsrpc_app.client.recovery.Gap`
     whenever events of a subscribed topic were missed for good.
 
+    Presence: ``info`` is what the client declares about itself on every
+    connection (a JSON object, sent as ``?info=``, listed by ``rpc.presence``);
+    ``on_join`` / ``on_leave`` hear ``rpc.join`` / ``rpc.leave`` of topics
+    with join/leave events; :meth:`info`, :meth:`presence` and
+    :meth:`presence_stats` ask the server.
+
     ``proxy``: by default the standard environment (``https_proxy``,
     ``http_proxy``, ``no_proxy``...) decides whether the connection goes
     through an HTTP proxy; a URL (``http://user:password@host:3128``) names
@@ -130,6 +143,9 @@ class WsRpcClient(PeerCalls):
         retry: Mapping[str, object] | None = None,
         on_state: Callable[[str], None] | None = None,
         on_gap: GapCallback | None = None,
+        info: Mapping[str, JSON] | None = None,
+        on_join: PresenceCallback | None = None,
+        on_leave: PresenceCallback | None = None,
         proxy: ProxySetting = True,
         # Timeouts
         call_timeout: float | None = 30.0,
@@ -153,6 +169,9 @@ class WsRpcClient(PeerCalls):
         }
         self.on_state = on_state
         self.on_gap = on_gap
+        self.client_info = dict(info) if info is not None else None
+        self.on_join = on_join
+        self.on_leave = on_leave
         self.proxy = proxy
         self.call_timeout = call_timeout
         self.heartbeat_interval = heartbeat_interval
@@ -255,12 +274,19 @@ class WsRpcClient(PeerCalls):
     async def _connect_once(self) -> ClientConnection:
         proxy = proxy_for(self.url, self.proxy)
         try:
-            return await connect(self.url, additional_headers=self.headers, proxy=proxy, **self.connect_options)
+            return await connect(self._url(), additional_headers=self.headers, proxy=proxy, **self.connect_options)
         except Exception as exc:
             error = through_proxy(exc, self.url, proxy)
             if error is None:
                 raise
             raise error from exc
+
+    def _url(self) -> str:
+        """The URL, with the declared client info in the query string (``info``)."""
+        if self.client_info is None:
+            return self.url
+        separator = "&" if urllib.parse.urlsplit(self.url).query else "?"
+        return f"{self.url}{separator}info={urllib.parse.quote(json.dumps(self.client_info, separators=(',', ':')))}"
 
     async def _supervise(self, websocket: ClientConnection) -> None:
         while True:
@@ -284,7 +310,13 @@ class WsRpcClient(PeerCalls):
             max_in_flight=self.max_in_flight,
             call_timeout=self.call_timeout,
             progress_rate=self.progress_rate,
-            inline={"rpc.event": self._on_event, "rpc.gap": self._on_gap, "rpc.unsubscribed": self._on_unsubscribed},
+            inline={
+                "rpc.event": self._on_event,
+                "rpc.gap": self._on_gap,
+                "rpc.unsubscribed": self._on_unsubscribed,
+                "rpc.join": self._on_join,
+                "rpc.leave": self._on_leave,
+            },
         )
         self._endpoint = endpoint
         reader = asyncio.ensure_future(self._read(websocket, endpoint))
@@ -488,6 +520,41 @@ class WsRpcClient(PeerCalls):
             params["limit"] = limit
         result: JSONObject = await self.request("rpc.history", params)
         return result
+
+    # Presence ------------------------------------------------------------------
+
+    async def info(self) -> JSONObject:
+        """Who this connection is (``rpc.info``): ``{"connection", "user", "user_id", "info"?, "since"}``."""
+        result: JSONObject = await self.request("rpc.info")
+        return result
+
+    async def presence(self, topic: str) -> list[JSONObject]:
+        """The connections subscribed to ``topic`` on every server process (``rpc.presence``'s ``clients``).
+
+        Raises :class:`RpcError` -32003 when this client may not subscribe to
+        it, -32004 when the topic keeps no presence.
+        """
+        result: JSONObject = await self.request("rpc.presence", {"topic": topic})
+        clients = result.get("clients")
+        return [client for client in clients if isinstance(client, dict)] if isinstance(clients, list) else []
+
+    async def presence_stats(self, topic: str) -> JSONObject:
+        """How many connections and users are subscribed to ``topic``: ``{"topic", "connections", "users"}``."""
+        result: JSONObject = await self.request("rpc.presence_stats", {"topic": topic})
+        return result
+
+    def _on_join(self, params: Params | None) -> None:
+        self._on_presence(self.on_join, "rpc.join", params)
+
+    def _on_leave(self, params: Params | None) -> None:
+        self._on_presence(self.on_leave, "rpc.leave", params)
+
+    def _on_presence(self, callback: PresenceCallback | None, name: str, params: Params | None) -> None:
+        if callback is None or not isinstance(params, dict):
+            return
+        topic, client = params.get("topic"), params.get("client")
+        if isinstance(topic, str) and isinstance(client, dict):
+            self._run(callback, (topic, client), name)
 
     # Frames from the server ---------------------------------------------------
 

@@ -86,6 +86,9 @@ export interface WsRpcOptions {
   subscribeChunk?: number;
   /** `rpc.progress` reports of one exposed call per second (default 20; 0 or null: no bound). */
   progressRate?: number | null;
+  // Presence
+  /** What the client declares about itself on every connection (`?info=`, at most 1 KB of JSON). */
+  info?: { [key: string]: Json };
   // Transport
   /** WebSocket subprotocols. */
   protocols?: string | string[];
@@ -93,10 +96,43 @@ export interface WsRpcOptions {
   WebSocket?: typeof WebSocket;
 }
 
-export declare const DEFAULTS: Readonly<Required<Omit<WsRpcOptions, "protocols" | "WebSocket">>> & {
+export declare const DEFAULTS: Readonly<Required<Omit<WsRpcOptions, "protocols" | "WebSocket" | "info">>> & {
   readonly protocols: undefined;
   readonly WebSocket: undefined;
+  readonly info: undefined;
 };
+
+/** A connection as `rpc.presence` lists it and `rpc.join` / `rpc.leave` name it. */
+export interface PresenceClient {
+  /** Its id, unique across server processes. */
+  connection: string;
+  /** The username; null when anonymous. */
+  user: string | null;
+  /** The user's primary key; null when anonymous. */
+  user_id: Json;
+  /** What the client declared on connecting (the `info` option), when it did. */
+  info?: { [key: string]: Json };
+}
+
+/** Who this connection is (`rpc.info`). */
+export interface ConnectionInfo extends PresenceClient {
+  /** When it opened (ISO 8601, UTC). */
+  since: string;
+}
+
+export interface PresenceStats {
+  topic: string;
+  /** Connections subscribed to the exact topic. */
+  connections: number;
+  /** Distinct logged-in users among them. */
+  users: number;
+}
+
+/** Another connection joined or left a topic with join/leave events. */
+export interface PresenceDetail {
+  topic: string;
+  client: PresenceClient;
+}
 
 /** The params of an `rpc.event` notification. */
 export interface RpcEvent<T = unknown> {
@@ -214,6 +250,12 @@ export interface WsRpcEventMap {
   gap: GapDetail;
   /** The subscriptions were renewed on a new connection (the server answered every one). */
   resubscribed: { topics: string[] };
+  /** `rpc.join`: another connection subscribed to a topic with join/leave events. */
+  join: PresenceDetail;
+  /** `rpc.leave`: another connection left such a topic (unsubscribed or closed). */
+  leave: PresenceDetail;
+  /** Server code subscribed this connection (`subscribe_user`): its events come as "event". */
+  subscribed: { topic: string; subscribed: boolean };
 }
 
 /** What an exposed handler gets as `this` (use a `function`, not an arrow, to read it). */
@@ -290,6 +332,16 @@ export declare class WsRpcClient extends EventTarget {
   unsubscribe(topic: string, handler?: EventHandler<any>): Promise<SubscribeResult>;
   /** Publish to a concrete topic. */
   publish(topic: string, data?: unknown): Promise<PublishResult>;
+  /** Who this connection is: its id, its user, what it declared. */
+  info(): Promise<ConnectionInfo>;
+  /** The connections subscribed to `topic` on every server process (-32003 when not allowed, -32004 without presence). */
+  presence(topic: string): Promise<PresenceClient[]>;
+  /** How many connections and distinct users are subscribed to `topic`. */
+  presenceStats(topic: string): Promise<PresenceStats>;
+  /** `listener({topic, client})` on `rpc.join`; returns a function that stops it. */
+  onJoin(listener: (detail: PresenceDetail) => void): () => void;
+  /** `listener({topic, client})` on `rpc.leave`; returns a function that stops it. */
+  onLeave(listener: (detail: PresenceDetail) => void): () => void;
 
   /**
    * Let the server call `name` (not `rpc.*`). The return value (or awaited promise) is the result;

@@ -11,6 +11,9 @@
  *   rpc.expose("answer", async (question) => "42");        // the server may call it
  *   await rpc.call("report", [2024], { signal, onProgress: (value) => bar.update(value) });
  *   rpc.on("state", ({ state }) => console.log(state));    // connecting, open, reconnecting, closed
+ *   const who = new WsRpcClient("/ws/rpc/", { info: { device: "phone" } });  // declared on every connection
+ *   await who.presence("room.1");                          // [{connection, user, user_id, info}, ...]
+ *   who.onJoin(({ topic, client }) => show(client));       // rpc.join / rpc.leave of topics with join_leave
  *
  * When the connection is lost (a deliberate choice):
  * - a call already sent is rejected at once with code -32099 (ErrorCode.DISCONNECTED):
@@ -86,6 +89,8 @@ export const DEFAULTS = Object.freeze({
   offlineQueue: 100, // frames kept while not connected; 0: reject at once
   subscribeChunk: 8, // topics per batch when renewing subscriptions (stays under the server's in-flight limit)
   progressRate: 20, // rpc.progress reports of one exposed call per second (0 or null: no bound)
+  // Presence
+  info: undefined, // a JSON object the client declares about itself (?info=), listed by rpc.presence
   // Transport
   protocols: undefined,
   WebSocket: undefined, // a WebSocket implementation; the global one by default
@@ -375,7 +380,8 @@ export class WsRpcClient extends EventTarget {
   }
 
   /**
-   * Listen to an event ("state", a state's name, "unsubscribed", "resubscribed", "gap", "event");
+   * Listen to an event ("state", a state's name, "unsubscribed", "resubscribed", "gap", "event",
+   * "join", "leave", "subscribed" (server code subscribed this connection: events follow as "event"));
    * returns a function that stops it.
    */
   on(type, listener) {
@@ -595,6 +601,33 @@ export class WsRpcClient extends EventTarget {
     });
   }
 
+  // Presence ------------------------------------------------------------------
+
+  /** Who this connection is (`rpc.info`): `{connection, user, user_id, info?, since}`. */
+  info() {
+    return this.call("rpc.info");
+  }
+
+  /** The connections subscribed to `topic` on every server process: `[{connection, user, user_id, info?}]`. */
+  async presence(topic) {
+    return (await this.call("rpc.presence", { topic })).clients;
+  }
+
+  /** How many connections and distinct logged-in users are subscribed to `topic`: `{topic, connections, users}`. */
+  presenceStats(topic) {
+    return this.call("rpc.presence_stats", { topic });
+  }
+
+  /** `listener({topic, client})` whenever another connection subscribes to a topic with join/leave events. */
+  onJoin(listener) {
+    return this.on("join", listener);
+  }
+
+  /** `listener({topic, client})` whenever another connection leaves such a topic. */
+  onLeave(listener) {
+    return this.on("leave", listener);
+  }
+
   /** Publish to a concrete topic; resolves to the server's answer. */
   publish(topic, data) {
     return this.call("rpc.publish", { topic, data: data === undefined ? null : data });
@@ -756,6 +789,8 @@ export class WsRpcClient extends EventTarget {
     if (method === "rpc.event" && !isCall) return this._event(params);
     if (method === "rpc.gap" && !isCall) return this._gapNotice(params);
     if (method === "rpc.unsubscribed" && !isCall) return this._revoked(params);
+    if ((method === "rpc.join" || method === "rpc.leave") && !isCall) return this._emit(method.slice(4), params);
+    if (method === "rpc.subscribed" && !isCall) return this._emit("subscribed", params);
     if (method === "rpc.cancel" && !isCall) return this._cancelRunning(params);
     if (method === "rpc.progress" && !isCall) return this._progress(params);
     if (method === "rpc.ping") return isCall ? { jsonrpc: "2.0", result: "pong", id } : undefined;
@@ -845,7 +880,7 @@ export class WsRpcClient extends EventTarget {
     this._retryTimer = null;
     let ws;
     try {
-      ws = new (this.options.WebSocket ?? globalThis.WebSocket)(this.url, this.options.protocols);
+      ws = new (this.options.WebSocket ?? globalThis.WebSocket)(this._handshakeUrl(), this.options.protocols);
     } catch (error) {
       report(error);
       this._ws = null;
@@ -859,6 +894,14 @@ export class WsRpcClient extends EventTarget {
     ws.onmessage = (event) => this._receive(event.data);
     ws.onclose = (event) => this._lost(ws, event.code, event.reason);
     ws.onerror = () => {}; // a close event follows
+  }
+
+  /** The URL with the declared client info in its query string. */
+  _handshakeUrl() {
+    if (this.options.info == null) return this.url;
+    const url = new URL(this.url);
+    url.searchParams.set("info", JSON.stringify(this.options.info));
+    return url.href;
   }
 
   _opened(ws) {

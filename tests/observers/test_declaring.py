@@ -85,7 +85,7 @@ def test_without_a_serializer_every_field_is_published(declared: list[ModelObser
     article = Article.objects.create(pk=5, title="t")
     article.tags.add(Tag.objects.create(pk=9, name="x"))
     assert declared[0].encode_data(article) == (
-        b'{"id":5,"title":"t","status":"draft","price":"0.00","published":null,"views":0,"tags":[9]}'
+        b'{"id":5,"title":"t","status":"draft","price":"0.00","published":null,"views":0,"editor":null,"tags":[9]}'
     )
 
 
@@ -120,6 +120,13 @@ def test_update_fields_outside_fields_are_not_published() -> None:
     assert articles.publishes_update(["title", "views"])
     assert not articles.publishes_update(["views"])
     assert not articles.publishes_update([])
+
+
+def test_a_foreign_key_in_fields_is_known_by_either_name(declared: list[ModelObserver]) -> None:
+    declared.append(observe(Article, topic="a", fields=["editor"]))
+    assert declared[0].publishes_update(["editor_id"]) and declared[0].publishes_update(["editor"])
+    declared.append(observe(Article, topic="a", fields=["editor_id"]))
+    assert declared[1].publishes_update(["editor"]) and not declared[1].publishes_update(["title"])
 
 
 # Live, in process -------------------------------------------------------------------

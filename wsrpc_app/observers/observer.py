@@ -70,9 +70,8 @@ class ModelObserver:
         self.actions = frozenset(_strings(actions, "actions"))
         if not self.actions or not self.actions <= set(ACTIONS):
             raise ValueError(f"actions are some of {', '.join(ACTIONS)}, not {sorted(self.actions)}")
-        self.fields = None if fields is None else frozenset(_strings(fields, "fields"))
-        if self.fields is not None:
-            _known_fields(model, self.fields)
+        #: The fields whose ``save(update_fields=...)`` publishes, by name and attname (``owner``, ``owner_id``).
+        self.fields = None if fields is None else _field_names(model, frozenset(_strings(fields, "fields")))
         #: The observed many-to-many fields' names, by the model of their table.
         self.m2m_fields = _m2m_fields(model, m2m)
         self.context = context
@@ -143,13 +142,14 @@ def _strings(value: str | Iterable[str], what: str) -> list[str]:
     return values
 
 
-def _known_fields(model: type[Model], names: frozenset[str]) -> None:
-    known = {field.name for field in model._meta.concrete_fields} | {
-        field.attname for field in model._meta.concrete_fields
-    }
-    unknown = sorted(names - known)
+def _field_names(model: type[Model], names: frozenset[str]) -> frozenset[str]:
+    by_name = {}
+    for field in model._meta.concrete_fields:
+        by_name[field.name] = by_name[field.attname] = frozenset({field.name, field.attname})
+    unknown = sorted(names - set(by_name))
     if unknown:
         raise ValueError(f"{model._meta.label} has no field {', '.join(unknown)}")
+    return frozenset().union(*(by_name[name] for name in names))
 
 
 def _m2m_fields(model: type[Model], m2m: bool | Iterable[str]) -> dict[type[Model], str]:

@@ -547,3 +547,25 @@ async def test_the_python_client_declares_info_lists_presence_and_hears_joins(cl
         async with asyncio.timeout(REPLY_TIMEOUT):
             await joined.wait()
     assert heard == [("join", topic, other), ("leave", topic, other)]
+
+
+async def test_the_python_client_hears_that_server_code_subscribed_it(cluster: Cluster, ann_token: str) -> None:
+    from wsrpc_app.client import WsRpcClient
+
+    topic = f"plain.{cluster.layer}.{uuid.uuid4().hex[:8]}"
+    told: asyncio.Queue[str] = asyncio.Queue()
+    got: asyncio.Queue[Any] = asyncio.Queue()
+    async with WsRpcClient(
+        cluster.b.ws_url,
+        headers={"Authorization": f"Token {ann_token}"},
+        on_subscribed=told.put_nowait,
+        proxy=None,
+        origin=Origin(cluster.b.origin),
+    ) as ann:
+        await server_code(cluster, f"wsrpc_app.subscribe_user(User.objects.get(username='ann'), {topic!r})")
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            assert await told.get() == topic
+        await ann.subscribe(topic, lambda data, event: got.put_nowait(data))
+        await server_code(cluster, f"wsrpc_app.publish({topic!r}, 'for ann')")
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            assert await got.get() == "for ann"

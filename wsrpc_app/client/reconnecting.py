@@ -115,7 +115,9 @@ class WsRpcClient(PeerCalls):
     connection (a JSON object, sent as ``?info=``, listed by ``rpc.presence``);
     ``on_join`` / ``on_leave`` hear ``rpc.join`` / ``rpc.leave`` of topics
     with join/leave events; :meth:`info`, :meth:`presence` and
-    :meth:`presence_stats` ask the server.
+    :meth:`presence_stats` ask the server. ``on_subscribed(topic)`` hears
+    that server code subscribed this connection (``subscribe_user``): call
+    :meth:`subscribe` with a callback to receive its events.
 
     ``proxy``: by default the standard environment (``https_proxy``,
     ``http_proxy``, ``no_proxy``...) decides whether the connection goes
@@ -146,6 +148,7 @@ class WsRpcClient(PeerCalls):
         info: Mapping[str, JSON] | None = None,
         on_join: PresenceCallback | None = None,
         on_leave: PresenceCallback | None = None,
+        on_subscribed: Callable[[str], Awaitable[None] | None] | None = None,
         proxy: ProxySetting = True,
         # Timeouts
         call_timeout: float | None = 30.0,
@@ -172,6 +175,7 @@ class WsRpcClient(PeerCalls):
         self.client_info = dict(info) if info is not None else None
         self.on_join = on_join
         self.on_leave = on_leave
+        self.on_subscribed = on_subscribed
         self.proxy = proxy
         self.call_timeout = call_timeout
         self.heartbeat_interval = heartbeat_interval
@@ -316,6 +320,7 @@ class WsRpcClient(PeerCalls):
                 "rpc.unsubscribed": self._on_unsubscribed,
                 "rpc.join": self._on_join,
                 "rpc.leave": self._on_leave,
+                "rpc.subscribed": self._on_server_subscribed,
             },
         )
         self._endpoint = endpoint
@@ -548,6 +553,12 @@ class WsRpcClient(PeerCalls):
 
     def _on_leave(self, params: Params | None) -> None:
         self._on_presence(self.on_leave, "rpc.leave", params)
+
+    def _on_server_subscribed(self, params: Params | None) -> None:
+        # Server code subscribed this connection (subscribe_user): its events reach a callback
+        # once the application subscribes to the topic too, which the server takes as a no-op.
+        if self.on_subscribed is not None and isinstance(params, dict) and isinstance(params.get("topic"), str):
+            self._run(self.on_subscribed, (params["topic"],), "rpc.subscribed")
 
     def _on_presence(self, callback: PresenceCallback | None, name: str, params: Params | None) -> None:
         if callback is None or not isinstance(params, dict):

@@ -209,6 +209,12 @@ _RPC_MESSAGES = {
     "gap": "Gap",
     "cancel": "Cancel",
     "progress": "Progress",
+    "info": "Info",
+    "presence": "Presence",
+    "presenceStats": "PresenceStats",
+    "join": "Join",
+    "leave": "Leave",
+    "subscribed": "Subscribed",
 }
 
 
@@ -251,6 +257,24 @@ def _rpc_operations() -> dict[str, JSONObject]:
             "receive", _RPC, ["history"], "Read the stored events of a topic that keeps history.", answer
         ),
         "receivePing": _operation("receive", _RPC, ["ping"], 'A heartbeat: answered "pong".', answer),
+        "receiveInfo": _operation(
+            "receive", _RPC, ["info"], "Who this connection is: its id (unique across processes), its user.", answer
+        ),
+        "receivePresence": _operation(
+            "receive", _RPC, ["presence"], "The connections subscribed to a topic that keeps presence.", answer
+        ),
+        "receivePresenceStats": _operation(
+            "receive", _RPC, ["presenceStats"], "How many connections and users are subscribed to it.", answer
+        ),
+        "sendJoin": _operation(
+            "send", _RPC, ["join"], "Another connection subscribed to a topic with join/leave events."
+        ),
+        "sendLeave": _operation(
+            "send", _RPC, ["leave"], "Another connection left such a topic (unsubscribed or closed)."
+        ),
+        "sendSubscribed": _operation(
+            "send", _RPC, ["subscribed"], "Server code subscribed this connection to a topic (subscribe_user)."
+        ),
         "receiveDiscover": _operation(
             "receive", _RPC, ["discover"], "Ask for the OpenRPC document of the methods the caller may call.", answer
         ),
@@ -305,6 +329,7 @@ def _topic_channel(topic: Mapping[str, JSON]) -> JSONObject:
         else "A topic."
     )
     history = topic.get("history")
+    presence = topic.get("presence")
     if isinstance(history, dict):
         notes += (
             f" Keeps history: events carry `offset` and `epoch`, and subscribers recover up to"
@@ -320,6 +345,7 @@ def _topic_channel(topic: Mapping[str, JSON]) -> JSONObject:
         "x-wsrpc-subscribe": bool(topic.get("subscribe")),
         "x-wsrpc-publish": bool(topic.get("publish")),
         "x-wsrpc-history": history if isinstance(history, dict) else None,
+        "x-wsrpc-presence": presence if isinstance(presence, dict) else None,
     }
     if topic.get("publish") and not pattern:
         channel["messages"]["publish"] = _topic_publish(name)
@@ -597,6 +623,42 @@ _SCHEMAS: dict[str, Schema] = {
         },
     },
     "Progress": _envelope({"const": "rpc.progress"}, _schema("ProgressParams"), request=False),
+    "Info": _envelope(
+        {"const": "rpc.info"},
+        {"type": ["array", "object"], "maxItems": 0, "maxProperties": 0},
+        required_params=False,
+    ),
+    "Presence": _envelope({"const": "rpc.presence"}, _by_name_or_position({"topic": _schema("Topic")}, ["topic"])),
+    "PresenceStats": _envelope(
+        {"const": "rpc.presence_stats"}, _by_name_or_position({"topic": _schema("Topic")}, ["topic"])
+    ),
+    "Client": {
+        "type": "object",
+        "required": ["connection", "user", "user_id"],
+        "properties": {
+            "connection": {"type": "string", "description": "The connection's id, unique across server processes."},
+            "user": {"type": ["string", "null"], "description": "The username; null when anonymous."},
+            "user_id": {"description": "The user's primary key; null when anonymous."},
+            "info": {"type": "object", "description": "What the client declared on connecting (?info=)."},
+        },
+        "description": "A connection, as rpc.presence lists it.",
+    },
+    "PresenceParams": {
+        "type": "object",
+        "required": ["topic", "client"],
+        "properties": {"topic": _schema("Topic"), "client": _schema("Client")},
+    },
+    "Join": _envelope({"const": "rpc.join"}, _schema("PresenceParams"), request=False),
+    "Leave": _envelope({"const": "rpc.leave"}, _schema("PresenceParams"), request=False),
+    "Subscribed": _envelope(
+        {"const": "rpc.subscribed"},
+        {
+            "type": "object",
+            "required": ["topic", "subscribed"],
+            "properties": {"topic": _schema("TopicOrPattern"), "subscribed": {"const": True}},
+        },
+        request=False,
+    ),
 }
 
 _CORRELATION = {"description": "JSON-RPC matches a reply to its request by id.", "location": "$message.payload#/id"}
@@ -738,6 +800,59 @@ _MESSAGES: dict[str, JSONObject] = {
             "method": "rpc.gap",
             "params": {"topic": "chat.lobby", "epoch": "5f1c2a9e07b3", "offset": 41, "missed": [38, 41]},
         },
+    ),
+    "Info": _message(
+        "rpc.info",
+        "Info",
+        "Info",
+        'Who this connection is: {"connection", "user", "user_id", "info"?, "since"}.',
+        {"jsonrpc": "2.0", "method": "rpc.info", "id": 7},
+        correlated=True,
+    ),
+    "Presence": _message(
+        "rpc.presence",
+        "Presence",
+        "Presence",
+        'The connections subscribed to a topic on every process: {"topic", "clients": [...]}.',
+        {"jsonrpc": "2.0", "method": "rpc.presence", "params": {"topic": "room.1"}, "id": 8},
+        correlated=True,
+    ),
+    "PresenceStats": _message(
+        "rpc.presence_stats",
+        "PresenceStats",
+        "PresenceStats",
+        'How many connections and distinct users are subscribed: {"topic", "connections", "users"}.',
+        {"jsonrpc": "2.0", "method": "rpc.presence_stats", "params": ["room.1"], "id": 9},
+        correlated=True,
+    ),
+    "Join": _message(
+        "rpc.join",
+        "Join",
+        "Join",
+        "Another connection subscribed to a topic with join/leave events (a connection gets no join of its own).",
+        {
+            "jsonrpc": "2.0",
+            "method": "rpc.join",
+            "params": {"topic": "room.1", "client": {"connection": "5f1c2a9e07b3.12", "user": "ada", "user_id": 7}},
+        },
+    ),
+    "Leave": _message(
+        "rpc.leave",
+        "Leave",
+        "Leave",
+        "Another connection left a topic with join/leave events: it unsubscribed or closed.",
+        {
+            "jsonrpc": "2.0",
+            "method": "rpc.leave",
+            "params": {"topic": "room.1", "client": {"connection": "5f1c2a9e07b3.12", "user": "ada", "user_id": 7}},
+        },
+    ),
+    "Subscribed": _message(
+        "rpc.subscribed",
+        "Subscribed",
+        "Subscribed",
+        "Server code subscribed this connection (subscribe_user): rpc.event notifications follow.",
+        {"jsonrpc": "2.0", "method": "rpc.subscribed", "params": {"topic": "news", "subscribed": True}},
     ),
     "Unsubscribed": _message(
         "rpc.unsubscribed",

@@ -25,6 +25,7 @@ from tests.support.echo_target import EchoTarget
 from tests.support.gateway import Gateway, down_port, silent_port
 from tests.support.gateway_app import CONNECT_TIMEOUT, SMALL_LIMIT
 from tests.support.servers import SERVERS, ServerProcess
+from tests.support.tls import Certificate, self_signed
 from wsrpc_app.client import WsRpcClient
 from wsrpc_app.proxy.closing import private_code
 
@@ -37,6 +38,17 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def echo_server() -> Iterator[EchoTarget]:
     with EchoTarget() as target:
+        yield target
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    return self_signed(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def tls_echo_server(certificate: Certificate) -> Iterator[EchoTarget]:
+    with EchoTarget(tls=certificate) as target:
         yield target
 
 
@@ -55,7 +67,12 @@ def silent() -> Iterator[int]:
 
 @pytest.fixture(scope="module", params=SERVERS)
 def gateway_server(
-    request: pytest.FixtureRequest, echo_server: EchoTarget, rpc_server: ServerProcess, silent: int
+    request: pytest.FixtureRequest,
+    echo_server: EchoTarget,
+    tls_echo_server: EchoTarget,
+    certificate: Certificate,
+    rpc_server: ServerProcess,
+    silent: int,
 ) -> Iterator[Gateway]:
     with Gateway(
         request.param,
@@ -63,6 +80,8 @@ def gateway_server(
         echo=echo_server.url,
         silent=silent,
         down=down_port(),
+        tls_echo=tls_echo_server.url,
+        ca=str(certificate.cert),
         db_path=rpc_server.db_path,
         migrate=False,
     ) as gateway:
@@ -166,6 +185,18 @@ async def test_the_target_chooses_the_subprotocol(
         assert ws.subprotocol == chosen
         await ws.send("headers")
         assert json.loads(await ws.recv())["subprotocol"] == chosen
+
+
+async def test_a_wss_target_with_a_trusted_ca(gateway_server: Gateway) -> None:
+    async with through(gateway_server, f"ws/tls/{room()}/") as ws:
+        for frame in ("over TLS", b"\x00\x01 binary"):
+            await ws.send(frame)
+            assert await ws.recv() == frame
+
+
+async def test_a_wss_target_is_verified_by_default(gateway_server: Gateway) -> None:
+    # The route gives no CA: the system's do not know the target's certificate, so it is not trusted.
+    assert await handshake_status(gateway_server, f"ws/tls-default/{room()}/") == refusing(gateway_server, 502)
 
 
 # Handshake headers ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """A plain WebSocket service (not wsrpc) for the gateway tests, run as its own process.
 
-``python -m tests.support.echo_target HOST PORT`` serves, on any path,
+``python -m tests.support.echo_target HOST PORT [CERT KEY]`` serves (over TLS
+with CERT and KEY), on any path,
 a connection named by its path (``/echo/<room>``) that echoes every frame as
 it came (text as text, binary as binary), except these text commands:
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import sys
 from http import HTTPStatus
 from typing import Any
@@ -31,7 +33,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .servers import REPO_ROOT, ServerProcess
+from .servers import ServerProcess
+from .tls import Certificate
 
 __all__ = ["EchoTarget", "SUBPROTOCOLS"]
 
@@ -107,7 +110,11 @@ async def handler(ws: ServerConnection) -> None:
         closed[path] = {"code": ws.close_code, "reason": ws.close_reason}
 
 
-async def main(host: str, port: int) -> None:
+async def main(host: str, port: int, cert: str | None = None, key: str | None = None) -> None:
+    context = None
+    if cert is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
     async with serve(
         handler,
         host,
@@ -116,6 +123,7 @@ async def main(host: str, port: int) -> None:
         select_subprotocol=select_subprotocol,
         max_size=MAX_SIZE,
         ping_interval=None,
+        ssl=context,
     ) as server:
         await server.serve_forever()
 
@@ -123,20 +131,21 @@ async def main(host: str, port: int) -> None:
 class EchoTarget(ServerProcess):
     """The echo target in a subprocess on a free port: ``target.url`` for a gateway's route."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, tls: Certificate | None = None) -> None:
         super().__init__("uvicorn", migrate=False, port=port)
+        self.tls = tls
 
     def __repr__(self) -> str:
         return f"<EchoTarget on {self.host}:{self.port}>"
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "tests.support.echo_target", self.host, str(self.port)]
+        tls = [str(self.tls.cert), str(self.tls.key)] if self.tls else []
+        return [sys.executable, "-m", "tests.support.echo_target", self.host, str(self.port), *tls]
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO_ROOT))
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), *sys.argv[3:5]))

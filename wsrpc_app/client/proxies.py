@@ -16,6 +16,8 @@ retries it like any other failed connection.
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -25,6 +27,9 @@ from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 __all__ = ["ProxyError", "ProxyRefused", "ProxyUnreachable", "ProxySetting", "proxy_for", "redacted", "through_proxy"]
+
+#: What ``connect()`` to an address that is not there fails with, besides a refusal.
+UNREACHABLE_ERRNOS = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT, errno.EADDRNOTAVAIL})
 
 #: ``True``: the environment decides; a URL: that proxy; ``None``: no proxy.
 ProxySetting = str | Literal[True] | None
@@ -74,7 +79,17 @@ def through_proxy(error: BaseException, url: str, proxy: str | None) -> ProxyErr
         return ProxyRefused(shown, url, error.response.status_code)
     if isinstance(error, WebSocketsProxyError):
         return ProxyError(shown, url, str(error))
-    if isinstance(error, OSError) and not isinstance(error, TimeoutError):
-        # websockets opens the TCP connection to the proxy itself; failures beyond it come back as statuses.
+    if _unreachable(error):
         return ProxyUnreachable(shown, url, str(error) or type(error).__name__)
     return None
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says that no TCP connection to the proxy could be made.
+
+    Past the proxy, failures come back as its statuses; TLS to the server (inside the
+    tunnel) fails as :class:`ssl.SSLError`, which stays what it is.
+    """
+    if isinstance(error, ConnectionRefusedError | socket.gaierror):
+        return True
+    return isinstance(error, OSError) and error.errno in UNREACHABLE_ERRNOS

@@ -285,6 +285,13 @@ def test_reserved_methods_are_described(full: dict[str, Any]) -> None:
     ]
     assert set(codes(history)) == {-32602, -32603, -32003, -32004, -32008, -32053}
     assert codes(methods["rpc.unsubscribe"]) == [-32600, -32602, -32603, -32004, -32008]
+    for name, result in (("rpc.presence", "Presence"), ("rpc.presence_stats", "PresenceStats")):
+        assert [(p["name"], p["required"]) for p in methods[name]["params"]] == [("topic", True)]
+        assert methods[name]["result"]["schema"] == {"$ref": f"#/components/schemas/{result}"}
+        assert set(codes(methods[name])) == {-32602, -32603, -32003, -32004, -32008, -32053}
+    assert full["components"]["schemas"]["Client"]["required"] == ["connection", "user", "user_id"]
+    info = methods["rpc.info"]
+    assert info["params"] == [] and info["result"]["schema"]["required"] == ["connection", "user", "user_id"]
 
 
 @pytest.mark.parametrize(

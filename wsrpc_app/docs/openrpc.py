@@ -93,6 +93,15 @@ _RESERVED_ERRORS: dict[str, tuple[RpcError, ...]] = {
         PermissionDenied(data={"topic": "chat.lobby", "action": "subscribe"}),
         Unavailable(data={"reason": "the history store cannot be reached; retry later"}),
     ),
+    **dict.fromkeys(
+        ("rpc.presence", "rpc.presence_stats"),
+        (
+            InvalidTopic(data={"reason": "empty segment (two dots in a row, or a dot at an end)"}),
+            NoSuchTopic("The topic keeps no presence", data={"topic": "room.1", "presence": False}),
+            PermissionDenied(data={"topic": "room.1", "action": "subscribe"}),
+            Unavailable(data={"reason": "the presence store cannot be reached; retry later"}),
+        ),
+    ),
 }
 
 

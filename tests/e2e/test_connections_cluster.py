@@ -569,3 +569,44 @@ async def test_the_python_client_hears_that_server_code_subscribed_it(cluster: C
         await server_code(cluster, f"wsrpc_app.publish({topic!r}, 'for ann')")
         async with asyncio.timeout(REPLY_TIMEOUT):
             assert await got.get() == "for ann"
+
+
+# Hostile clients leave nothing behind ----------------------------------------------------------
+
+
+async def stats(peer: Client) -> dict[str, int]:
+    result: dict[str, int] = await peer.result("server_stats")
+    return result
+
+
+async def test_connections_that_vanish_leave_no_id_entry_or_call_behind(cluster: Cluster) -> None:
+    topic = room(cluster, "vanish")
+    async with client(cluster.b) as observer:
+        await observer.subscribe(topic)
+        before = await stats(observer)
+        doomed: list[Client] = []
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(10):
+                peer = await stack.enter_async_context(client(cluster.b, close_timeout=0.1))
+                await peer.subscribe(topic)
+                doomed.append(peer)
+            for _ in range(10):
+                assert (await observer.next_frame())["method"] == "rpc.join"
+            # One is asked something by server code, and goes away without answering.
+            asked = asyncio.ensure_future(
+                server_code(
+                    cluster,
+                    f"try:\n    wsrpc_app.call_connection({doomed[0].id!r}, 'never', timeout=10)\n"
+                    "except Exception as exc:\n    result = outcome(exc)",
+                )
+            )
+            await asyncio.sleep(1.0)
+            for peer in doomed:
+                peer.ws.transport.abort()  # no close frame: the TCP connection just ends
+            assert await asked == {"raised": "PeerDisconnected"}
+        leaves = {(await observer.next_frame())["params"]["client"]["connection"] for _ in range(10)}
+        assert leaves == {peer.id for peer in doomed}
+        after = await stats(observer)
+        for key in ("connections", "presence_entries", "pending_calls", "routes", "user_routes"):
+            assert after[key] == before[key], (key, before, after)
+        assert [c["connection"] for c in (await observer.result("rpc.presence", [topic]))["clients"]] == [observer.id]

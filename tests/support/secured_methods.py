@@ -176,6 +176,9 @@ async def server_stats(collect: bool = True) -> dict[str, int]:
         "tasks": len(asyncio.all_tasks()),
         "routes": sum(len(names) for names in hub.routes.topics.values()) if hub is not None else 0,
         "user_routes": sum(len(members) for members in hub.routes.users.values()) if hub is not None else 0,
+        "connections": len(hub.connections) if hub is not None else 0,
+        "presence_entries": sum(map(len, hub.attendance.entries.values())) if hub is not None else 0,
+        "pending_calls": len(hub.calls) if hub is not None else 0,
         "threads": threading.active_count(),
         # The caller's own endpoint is one of them.
         "endpoints": sum(isinstance(o, Endpoint) for o in gc.get_objects()),

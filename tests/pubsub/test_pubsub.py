@@ -343,6 +343,12 @@ async def test_a_user_made_inactive_loses_their_grants(topics: None) -> None:
     alice = await sync_to_async(User.objects.create_user)("alice")
     team = await sync_to_async(make_topic)("team.#")
     await sync_to_async(grant)(team, user=alice, subscribe=True)
+    # Deactivation also closes the connection (DISCONNECT_ON, tests/server/test_revocation.py): not here.
+    with override_settings(WSRPC=wsrpc(DISCONNECT_ON=[])):
+        await _loses_grants_when_inactive(alice)
+
+
+async def _loses_grants_when_inactive(alice: Any) -> None:
     async with connected(alice) as peer:
         await subscribe(peer, "team.x")
         user = await User.objects.aget(pk=alice.pk)

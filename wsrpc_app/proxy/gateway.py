@@ -17,6 +17,7 @@ status (uvicorn), 403 otherwise (daphne). Then a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl as ssl_module
 from collections.abc import Iterable
@@ -129,29 +130,26 @@ class WebSocketProxy:
         leaving = asyncio.ensure_future(receive())
         try:
             await asyncio.wait({connecting, leaving}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not connecting.done():
+            if not connecting.done():  # the client left first
                 connecting.cancel()
-                leaving.cancel()
             await asyncio.gather(connecting, return_exceptions=True)
-        if connecting.cancelled():
-            return
-        error = connecting.exception()
-        if error is not None:
-            leaving.cancel()
-            await asyncio.gather(leaving, return_exceptions=True)
-            status = refusal_status(error)
-            logger.info("refusing a WebSocket with %d: could not open %s: %r", status, _redacted(url), error)
-            await refuse(scope, send, status)
-            return
-        target = connecting.result()
-        try:
-            await send({"type": "websocket.accept", "subprotocol": target.subprotocol})
+            if connecting.cancelled():
+                return
+            error = connecting.exception()
+            if error is not None:
+                leaving.cancel()
+                await asyncio.gather(leaving, return_exceptions=True)
+                status = refusal_status(error)
+                logger.info("refusing a WebSocket with %d: could not open %s: %r", status, _redacted(url), error)
+                with contextlib.suppress(OSError):  # the client may have left meanwhile
+                    await refuse(scope, send, status)
+                return
+            await send({"type": "websocket.accept", "subprotocol": connecting.result().subprotocol})
         except BaseException:
+            _abandon(connecting)
             leaving.cancel()
-            target.transport.abort()
             raise
-        await Tunnel(target, receive, send, leaving, max_message_bytes=self.max_message_bytes).run()
+        await Tunnel(connecting.result(), receive, send, leaving, max_message_bytes=self.max_message_bytes).run()
 
     def target_url(self, scope: Scope) -> str:
         """The target for this handshake's scope."""
@@ -190,6 +188,14 @@ async def refuse(scope: Scope, send: Send, status: int) -> None:
     }
     await send(start)
     await send({"type": "websocket.http.response.body", "body": f"{status} {HTTPStatus(status).phrase}\n".encode()})
+
+
+def _abandon(connecting: asyncio.Future[ClientConnection]) -> None:
+    """Stop connecting to the target, or drop the connection just made: the handshake will not go on."""
+    if not connecting.done():
+        connecting.cancel()
+    elif not connecting.cancelled() and connecting.exception() is None:
+        connecting.result().transport.abort()
 
 
 def _redacted(url: str) -> str:

@@ -30,15 +30,16 @@ from . import report
 from .client import Caller, close_all, open_many
 from .dialects import Dialect
 from .harness import (
-    QUIET_LOAD,
-    QUIET_WAIT,
     Fleet,
+    SharedOptions,
     Usage,
     add_shared_arguments,
     difference,
     loop_factory,
     modes_from,
     progress,
+    rounds,
+    shared_options,
     wait_for_quiet,
 )
 from .peers import CALL_PEERS, Peer, select_peers
@@ -57,7 +58,7 @@ QUICK: dict[str, float] = {"duration": 1.0, "runs": 1}
 
 
 @dataclasses.dataclass(frozen=True)
-class Options:
+class Options(SharedOptions):
     """What to compare and how hard."""
 
     duration: float = DEFAULTS["duration"]
@@ -72,10 +73,6 @@ class Options:
     warmup: float = 0.5
     #: Seconds a run may wait past ``duration`` for its last replies before they count as missing.
     timeout: float = 15.0
-    quiet_load: float = QUIET_LOAD
-    quiet_wait: float = QUIET_WAIT
-    loop: str = "auto"
-    keep_logs: bool = False
     profile_dir: Path | None = None
 
 
@@ -112,11 +109,8 @@ def options_from(args: argparse.Namespace) -> Options:
         connections=args.connections,
         warmup=args.warmup,
         timeout=args.timeout,
-        quiet_load=args.quiet_load,
-        quiet_wait=args.quiet_wait,
-        loop=args.loop,
-        keep_logs=args.keep_logs,
         profile_dir=args.profile,
+        **shared_options(args),
     )
     if options.duration <= 0 or options.runs < 1 or options.window < 1 or options.connections < 1:
         raise SystemExit("need a positive duration, window and connection count, and at least 1 run")
@@ -242,15 +236,13 @@ def compare(options: Options) -> list[Series[RunResult]]:
         options.peers, 1, redis_url="", events=0, profile_dir=options.profile_dir, keep_logs=options.keep_logs
     )
     with fleet, asyncio.Runner(loop_factory=loop_factory(options.loop)) as runner:
-        for number in range(1, options.runs + 1):
-            shift = (number - 1) % len(options.peers)
-            for peer in options.peers[shift:] + options.peers[:shift]:
-                (process,) = fleet.processes(peer)
-                for mode in options.modes:
-                    runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-                    result = runner.run(measure(process.ws_url, peer.dialect, mode, options, [process.pid]))
-                    progress(_line(peer, mode, number, result))
-                    runs[peer, mode].append(result)
+        for number, peer in rounds(options.peers, options.runs):
+            (process,) = fleet.processes(peer)
+            for mode in options.modes:
+                runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
+                result = runner.run(measure(process.ws_url, peer.dialect, mode, options, [process.pid]))
+                progress(_line(peer, mode, number, result))
+                runs[peer, mode].append(result)
     return [Series(peer, mode, tuple(results)) for (peer, mode), results in runs.items()]
 
 
@@ -272,12 +264,7 @@ def _line(peer: Peer, mode: str, number: int, result: RunResult) -> str:
 def render(results: Sequence[Series[RunResult]], options: Options, command: str, env: dict[str, str]) -> str:
     """The Markdown section of RESULTS.md for these results."""
     lines = [
-        "## W1–W3 calls",
-        "",
-        f"- Date: {env['date']}",
-        f"- Command: `{command}`",
-        f"- Machine: {env['machine']}; {env['python']}",
-        f"- Versions: {env['versions']}",
+        *report.heading("W1–W3 calls", command, env),
         f"- Workload: `{METHOD}` with `{PARAMS}` (named params), one server process per peer; each run is "
         f"{options.duration:g} s of calls after {options.warmup:g} s of warm-up; W2 keeps {options.window} calls in "
         f"flight on one connection, W3 has {options.connections} connections calling sequentially at once. "
@@ -298,9 +285,8 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
     ]
     for mode in options.modes:
         series = [s for s in results if s.mode == mode]
-        ceiling = next((s for s in series if s.peer.ceiling), None)
-        top_rate = ceiling.spread(lambda r: r.calls_per_s).median if ceiling else float("nan")
-        top_cpu = ceiling.spread(_server_us).median if ceiling else float("nan")
+        top_rate = report.ceiling_median(series, lambda r: r.calls_per_s)
+        top_cpu = report.ceiling_median(series, _server_us)
         rows = []
         for s in series:
             rate = s.spread(lambda r: r.calls_per_s)
@@ -320,8 +306,7 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
                 ]
             )
         lines += [f"### {LABELS[mode]} (`{mode}`)", "", report.markdown_table(headers, rows, right=range(1, 10)), ""]
-    lines += ["Peers:", ""]
-    lines += [f"- `{peer.name}`: {peer.description}" for peer in options.peers]
+    lines += report.peer_list(options.peers)
     lines += [
         "",
         "Columns: calls/s = replies ÷ (last reply − first send); latency = reply time − send time on the client's one "

@@ -219,15 +219,16 @@ async def call_each(connections: Iterable[Connection], method: str, params: Any)
     return results
 
 
-async def subscribe_all(connections: Sequence[Connection], dialect: Dialect, topic: str) -> int:
-    """Subscribe every connection to ``topic``, a few at a time, in ``dialect``; how many failed."""
-    method, params = dialect.subscribe(topic)
+async def subscribe_all(connections: Sequence[Connection], dialect: Dialect, topic: str | Sequence[str]) -> int:
+    """Subscribe every connection to ``topic`` (or each to its own of ``topic``), a few at a time; how many failed."""
+    topics = [topic] * len(connections) if isinstance(topic, str) else topic
 
-    async def one(connection: Connection) -> bool:
-        reply = await Caller(connection, dialect).call(method, params)
+    async def one(pair: tuple[Connection, str]) -> bool:
+        connection, name = pair
+        reply = await Caller(connection, dialect).call(*dialect.subscribe(name))
         return reply.ok and reply.result is not False
 
-    results = await _each(connections, one)
+    results = await _each(zip(connections, topics, strict=True), one)
     return sum(1 for r in results if r is not True)
 
 
@@ -286,11 +287,12 @@ class Publisher:
         self.sent = 0
         self.answered = 0
         self.errors: list[Any] = []
-        #: perf_counter_ns() of the first send; 0 before it.
+        #: perf_counter_ns() of the first send and of the last answer; 0 before them.
         self.first_sent_ns = 0
+        self.last_answered_ns = 0
         self._all_answered = asyncio.Event()
         self._all_answered.set()
-        connection.on_text = self._answer
+        connection.on_text = self.received
         # Wake a publish() waiting for room, which then sees the close.
         connection.closed.add_done_callback(lambda _: self._free.release())
 
@@ -319,7 +321,8 @@ class Publisher:
         if not self._all_answered.is_set():
             raise ConnectionError("the publisher's connection closed with requests unanswered")
 
-    def _answer(self, frame: bytes) -> None:
+    def received(self, frame: bytes) -> None:
+        """Count ``frame`` if it answers a publish; anything else is ignored."""
         if self.dialect is None:
             reply = orjson.loads(frame)
             if "id" not in reply:
@@ -331,6 +334,7 @@ class Publisher:
                 return
             error = None if parsed.ok and parsed.result is not False else parsed.result
         self.answered += 1
+        self.last_answered_ns = time.perf_counter_ns()
         if error is not None:
             self.errors.append(error)
         self._free.release()

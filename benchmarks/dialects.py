@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["FASTAPI", "JSONRPC", "Dialect", "Reply"]
+__all__ = ["FASTAPI", "FASTAPI_MEMBER", "JSONRPC", "Dialect", "Reply", "member_dialect"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,3 +99,20 @@ FASTAPI = Dialect(
     publish=lambda topic, data: ("publish", {"topics": [topic], "data": data}),
     event=_fastapi_event,
 )
+
+#: FASTAPI for a connection that publishes to a topic it is subscribed to (W6's members), delivered to it too, as
+#: every other peer does: a notifier id of its own (by default the server leaves the publishing connection out),
+#: and ``sync`` off: the server reads a connection's requests one at a time, so a publish that waited for its
+#: delivery to the publisher would wait for an answer it can never read.
+FASTAPI_MEMBER = dataclasses.replace(
+    FASTAPI,
+    publish=lambda topic, data: (
+        "publish",
+        {"topics": [topic], "data": data, "sync": False, "notifier_id": "wsrpc-bench"},
+    ),
+)
+
+
+def member_dialect(dialect: Dialect) -> Dialect:
+    """The dialect for a connection that publishes to its own topic (W6), given a peer's."""
+    return FASTAPI_MEMBER if dialect is FASTAPI else dialect

@@ -17,8 +17,8 @@ Two drivers, one per wire:
   ``publications`` of the result, then live events;
 - :class:`SocketIODriver` runs ``peers/socketio/client.mjs`` (socket.io-client,
   the reference implementation of connection-state recovery) in a Node.js
-  process and reads its counts. Its clock is ``process.hrtime``, the same
-  CLOCK_MONOTONIC as ``time.perf_counter_ns`` here.
+  process (:class:`~benchmarks.node.NodeClient`) and reads its counts. Its clock
+  is ``process.hrtime``, the same CLOCK_MONOTONIC as ``time.perf_counter_ns`` here.
 
 Both reconnect after a uniformly random delay in [0, 2 × ``reconnect_delay``],
 doubling up to ``reconnect_delay_max`` while attempts fail: socket.io-client's
@@ -38,7 +38,8 @@ from typing import Any, Protocol
 import orjson
 
 from .client import CONCURRENCY, REPLY_TIMEOUT, Connection, Publisher, close_all, open_many, request
-from .fanout import payload
+from .events import payload
+from .node import NodeClient
 from .processes import cpu_seconds
 
 __all__ = ["Driver", "Outcome", "Plan", "SocketIODriver", "WsrpcDriver"]
@@ -349,19 +350,9 @@ class SocketIODriver:
 
     def __init__(self, plan: Plan, script: str, *, startup_timeout: float = 120.0) -> None:
         self.plan = plan
-        self.script = script
-        self.startup_timeout = startup_timeout
-        self._process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._published: Callable[[int], None] | None = None
         self._all_published = asyncio.Event()
         self._all_delivered = asyncio.Event()
-        self._report: asyncio.Future[dict[str, Any]] | None = None
-        self._cpu: float | None = None
-
-    async def open(self) -> None:
-        plan = self.plan
         config = {
             "subscribers": list(plan.subscribers),
             "publisher": plan.publisher,
@@ -375,68 +366,33 @@ class SocketIODriver:
             "reconnectDelayMax": plan.reconnect_delay_max,
             "concurrency": CONCURRENCY,
         }
-        self._process = await asyncio.create_subprocess_exec(
-            "node",
-            self.script,
-            orjson.dumps(config).decode(),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        self._report = asyncio.get_running_loop().create_future()
-        self._reader = asyncio.ensure_future(self._read())
-        async with asyncio.timeout(self.startup_timeout):
-            message = await self._messages.get()
-        if "ready" not in message:
-            raise RuntimeError(f"the Socket.IO client said {message!r} instead of being ready")
-        self._cpu = cpu_seconds(self._process.pid)
+        handlers = {
+            "published": self._count,
+            "publishedAll": lambda _: self._all_published.set(),
+            "complete": lambda _: self._all_delivered.set(),
+        }
+        self.node = NodeClient(script, config, handlers, startup_timeout=startup_timeout)
+        self._cpu: float | None = None
 
-    async def _read(self) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        async for line in self._process.stdout:
-            message = orjson.loads(line)
-            if "published" in message:
-                if self._published is not None:
-                    self._published(message["published"])
-            elif "publishedAll" in message:
-                self._all_published.set()
-            elif "complete" in message:
-                self._all_delivered.set()
-            elif "report" in message:
-                if self._report is not None and not self._report.done():
-                    self._report.set_result(message["report"])
-            else:
-                await self._messages.put(message)
-        if self._report is not None and not self._report.done():
-            self._report.set_exception(RuntimeError("the Socket.IO client exited without a report"))
-        await self._messages.put({"exited": self._process.returncode})
+    async def open(self) -> None:
+        await self.node.start()
+        self._cpu = cpu_seconds(self.node.pid)
 
-    def _send(self, command: str) -> None:
-        assert self._process is not None and self._process.stdin is not None
-        self._process.stdin.write(command.encode() + b"\n")
+    def _count(self, published: int) -> None:
+        if self._published is not None:
+            self._published(published)
 
     async def publish(self, published: Callable[[int], None]) -> None:
         self._published = published
-        self._send("publish")
-        await self._all_published.wait()
+        self.node.send("publish")
+        await self.node.wait(self._all_published)
 
     async def complete(self) -> None:
-        await self._all_delivered.wait()
+        await self.node.wait(self._all_delivered)
 
     async def finish(self) -> Outcome:
-        process, report = self._process, self._report
-        assert process is not None and report is not None
-        cpu = cpu_seconds(process.pid)
-        self._send("report")
-        try:
-            async with asyncio.timeout(REPLY_TIMEOUT):
-                counts = await report
-                await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-        if self._reader is not None:
-            await self._reader
+        cpu = cpu_seconds(self.node.pid)
+        counts = await self.node.report()
         return Outcome(
             expected=counts["expected"],
             delivered=counts["delivered"],

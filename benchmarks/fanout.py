@@ -28,37 +28,30 @@ bottleneck.
 from __future__ import annotations
 
 import argparse
-import array
 import asyncio
 import dataclasses
 import functools
-import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-import orjson
 from redis.asyncio import Redis
 
 from . import report
-from .client import Connection, Publisher, close_all, open_many, subscribe_all
+from .client import Publisher, close_all, open_many, subscribe_all
 from .dialects import JSONRPC, Dialect
-from .harness import (
-    QUIET_LOAD,
-    QUIET_WAIT,
-    REDIS_URL,
-    Fleet,
-    Usage,
-    add_shared_arguments,
-    difference,
-    loop_factory,
-    modes_from,
-    progress,
-    redis_version,
-    wait_for_quiet,
+from .events import (
+    MODES,
+    PAYLOAD_BYTES,
+    PublishOptions,
+    RunResult,
+    Tally,
+    add_publish_arguments,
+    event_frame_bytes,
+    payload,
+    publish_options,
 )
-from .peers import HISTORY_SUFFIX, PEERS, Peer, select_peers, with_history
-from .stats import Series, percentile
+from .harness import Fleet, Usage, loop_factory, progress, redis_version, rounds, wait_for_quiet
+from .peers import PEERS, Peer
+from .stats import Series
 from .topics import HistoryTopic
 
 __all__ = ["MODES", "Options", "RunResult", "Series", "add_arguments", "compare", "main", "measure", "render"]
@@ -67,26 +60,18 @@ __all__ = ["MODES", "Options", "RunResult", "Series", "add_arguments", "compare"
 TOPIC = "chat.lobby"
 #: The same, keeping history (its Topic row is written before the servers start), for the ``+history`` peers.
 HISTORY_TOPIC = "bench.history"
-MODES = ("burst", "steady")
 #: Server processes the subscribers are split over.
 PROCESSES = 2
-PAYLOAD_BYTES = 100
-_PAD = "x" * (PAYLOAD_BYTES - len(orjson.dumps({"seq": 100, "t": 10**15, "pad": ""})))
 
 DEFAULTS = {"subscribers": 500, "events": 100, "runs": 3}
 QUICK = {"subscribers": 20, "events": 20, "runs": 1}
-
-
-def payload(seq: int) -> dict[str, Any]:
-    """An event's data: ~100 bytes of JSON, stamped with the time it is sent."""
-    return {"seq": seq, "t": time.perf_counter_ns(), "pad": _PAD}
 
 
 # Options ---------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
-class Options:
+class Options(PublishOptions):
     """What to compare and how hard."""
 
     subscribers: int = DEFAULTS["subscribers"]
@@ -98,21 +83,6 @@ class Options:
     rate: float = 20.0
     #: Most publish requests unanswered at once (wsrpc's test settings allow 16 in flight).
     window: int = 16
-    #: Seconds a run may take beyond its publishing schedule before what is missing counts as lost.
-    timeout: float = 30.0
-    #: Seconds between the last subscription and the first publish.
-    settle: float = 0.2
-    #: Before each run, wait up to ``quiet_wait`` seconds for other programs to use at most ``quiet_load`` cores.
-    quiet_load: float = QUIET_LOAD
-    quiet_wait: float = QUIET_WAIT
-    redis_url: str = REDIS_URL
-    loop: str = "auto"
-    keep_logs: bool = False
-    #: Run every server under py-spy and write its samples and a summary here.
-    profile_dir: Path | None = None
-    #: ``bench.history``'s Topic row, for the ``+history`` peers: events kept and for how long (seconds).
-    history_size: int = 1000
-    history_ttl: int = 300
 
     @property
     def topics(self) -> tuple[HistoryTopic, ...]:
@@ -138,65 +108,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             **QUICK
         ),
     )
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: burst, steady (default both)")
     parser.add_argument("--rate", type=float, default=Options.rate, help="steady mode: events per second")
     parser.add_argument("--window", type=int, default=Options.window, help="publish requests in flight at most")
-    parser.add_argument("--timeout", type=float, default=Options.timeout, help="seconds a run may overrun")
-    parser.add_argument("--settle", type=float, default=Options.settle, help="seconds from subscribing to publishing")
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        metavar="DIR",
-        help="run every server under py-spy; write its samples and a summary (DIR/profile.md) there",
-    )
-    parser.add_argument(
-        "--history",
-        action="store_true",
-        help=f"also run every wsrpc peer on a topic that keeps history, as <peer>{HISTORY_SUFFIX} "
-        f"(or name such peers in --peers)",
-    )
-    parser.add_argument("--history-size", type=int, default=Options.history_size, help="events the history topic keeps")
-    parser.add_argument(
-        "--history-ttl", type=int, default=Options.history_ttl, help="seconds the history topic keeps them"
-    )
-    add_shared_arguments(parser, PEERS, redis=True)
-
-
-def with_history_beside(peers: Sequence[Peer]) -> tuple[Peer, ...]:
-    """``peers``, each wsrpc one followed by itself on the history topic (unless already listed)."""
-    chosen: list[Peer] = []
-    for peer in peers:
-        if peer not in chosen:
-            chosen.append(peer)
-        if peer.kind == "wsrpc" and not peer.history and with_history(peer) not in peers:
-            chosen.append(with_history(peer))
-    return tuple(chosen)
+    add_publish_arguments(parser, PEERS, history="a topic")
 
 
 def options_from(args: argparse.Namespace) -> Options:
     sizes = QUICK if args.quick else DEFAULTS
-    modes = modes_from(args.modes, MODES)
-    peers = select_peers(args.peers, PEERS)
-    if args.history:
-        peers = with_history_beside(peers)
     options = Options(
         subscribers=args.subscribers or sizes["subscribers"],
         events=args.events or sizes["events"],
         runs=args.runs or sizes["runs"],
-        modes=modes,
-        peers=peers,
         rate=args.rate,
         window=args.window,
-        timeout=args.timeout,
-        settle=args.settle,
-        quiet_load=args.quiet_load,
-        quiet_wait=args.quiet_wait,
-        redis_url=args.redis_url,
-        loop=args.loop,
-        keep_logs=args.keep_logs,
-        profile_dir=args.profile,
-        history_size=args.history_size,
-        history_ttl=args.history_ttl,
+        **publish_options(args, PEERS),
     )
     if options.subscribers < PROCESSES or options.events < 1 or options.runs < 1 or options.rate <= 0:
         raise SystemExit("need at least 2 subscribers, 1 event, 1 run and a positive rate")
@@ -204,99 +129,6 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 # One run ----------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class RunResult:
-    """What one run measured."""
-
-    expected: int
-    delivered: int
-    duplicates: int
-    #: Frames that were not events of this run.
-    stray: int
-    #: Subscriber connections that closed during the run.
-    dropped_connections: int
-    publish_errors: int
-    #: Why the run stopped before every event was delivered, if it did.
-    incomplete: str | None
-    #: From the first publish to the last delivery.
-    elapsed_s: float
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-    #: CPU seconds over the run, from the first publish to its end.
-    server_cpu_s: float | None
-    redis_cpu_s: float | None
-    client_cpu_s: float
-    #: CPU seconds used by everything else on the machine (other programs disturb the run).
-    other_cpu_s: float | None
-    #: Wall seconds over which the CPU times were taken.
-    window_s: float
-
-    @property
-    def lost(self) -> int:
-        return self.expected - self.delivered
-
-    @property
-    def failures(self) -> int:
-        """Lost events, publish errors and dropped connections."""
-        return self.lost + self.publish_errors + self.dropped_connections
-
-    @property
-    def deliveries_per_s(self) -> float:
-        return self.delivered / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    def per_delivery_us(self, seconds: float | None) -> float:
-        if seconds is None or not self.delivered:
-            return float("nan")
-        return seconds / self.delivered * 1e6
-
-
-class Tally:
-    """Deliveries of one run, across every subscriber."""
-
-    def __init__(self, events: int, subscribers: int) -> None:
-        self.events = events
-        self.expected = events * subscribers
-        self.delivered = 0
-        self.duplicates = 0
-        self.stray = 0
-        self.last_ns = 0
-        self.latencies = array.array("q")
-        self.complete = asyncio.Event()
-
-    def listen(self, connection: Connection, dialect: Dialect = JSONRPC) -> None:
-        """Record every event ``connection`` receives from now on (answering it, where ``dialect`` wants that)."""
-        seen = bytearray(self.events)
-        loads, clock, latencies = orjson.loads, time.perf_counter_ns, self.latencies
-        event = None if dialect is JSONRPC else dialect.event
-
-        def record(frame: bytes) -> None:
-            now = clock()
-            try:
-                if event is None:
-                    data = loads(frame)["params"]["data"]
-                else:
-                    data, answer = event(frame)
-                    if answer is not None and not connection.closed.done():
-                        connection.send(answer)
-                seq, sent = data["seq"], data["t"]
-                repeated = seen[seq]
-            except (KeyError, TypeError, IndexError, orjson.JSONDecodeError):
-                self.stray += 1
-                return
-            if repeated:
-                self.duplicates += 1
-                return
-            seen[seq] = 1
-            latencies.append(now - sent)
-            self.last_ns = now
-            self.delivered += 1
-            if self.delivered == self.expected:
-                self.complete.set()
-
-        connection.on_text = record
 
 
 async def _publish(publisher: Publisher, options: Options, mode: str) -> None:
@@ -354,25 +186,21 @@ async def measure(
         await close_all(connections)
         await redis.aclose()
 
-    latencies = sorted(tally.latencies)
-    first = publisher.first_sent_ns
-    return RunResult(
+    return RunResult.of(
         expected=tally.expected,
         delivered=tally.delivered,
         duplicates=tally.duplicates,
         stray=tally.stray,
-        dropped_connections=dropped,
+        latencies=tally.latencies,
+        first_sent_ns=publisher.first_sent_ns,
+        last_delivery_ns=tally.last_ns,
+        published=publisher.answered - len(publisher.errors),
+        last_answered_ns=publisher.last_answered_ns,
         publish_errors=len(publisher.errors),
+        dropped=dropped,
         incomplete=incomplete,
-        elapsed_s=(tally.last_ns - first) / 1e9 if tally.delivered and first else 0.0,
-        p50_ms=percentile(latencies, 0.50) / 1e6,
-        p99_ms=percentile(latencies, 0.99) / 1e6,
-        max_ms=latencies[-1] / 1e6 if latencies else float("nan"),
-        server_cpu_s=difference(after.servers, before.servers),
-        redis_cpu_s=difference(after.redis, before.redis),
-        client_cpu_s=after.client - before.client,
-        other_cpu_s=after.others_since(before),
-        window_s=after.wall - before.wall,
+        before=before,
+        after=after,
     )
 
 
@@ -402,18 +230,16 @@ def compare(options: Options) -> list[Series[RunResult]]:
             processes = fleet.processes(peer)
             urls = [p.ws_url for p in processes] * 5
             runner.run(measure(urls, processes[0].ws_url, "burst", warmup, (), peer.dialect, topic_of(peer)))
-        for number in range(1, options.runs + 1):
-            shift = (number - 1) % len(options.peers)
-            for peer in options.peers[shift:] + options.peers[:shift]:
-                processes = fleet.processes(peer)
-                urls = [processes[i % len(processes)].ws_url for i in range(options.subscribers)]
-                pids = [p.pid for p in processes]
-                for mode in options.modes:
-                    runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-                    run = measure(urls, processes[0].ws_url, mode, options, pids, peer.dialect, topic_of(peer))
-                    result = runner.run(run)
-                    progress(_line(peer, mode, number, result))
-                    runs[peer, mode].append(result)
+        for number, peer in rounds(options.peers, options.runs):
+            processes = fleet.processes(peer)
+            urls = [processes[i % len(processes)].ws_url for i in range(options.subscribers)]
+            pids = [p.pid for p in processes]
+            for mode in options.modes:
+                runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
+                run = measure(urls, processes[0].ws_url, mode, options, pids, peer.dialect, topic_of(peer))
+                result = runner.run(run)
+                progress(_line(peer, mode, number, result))
+                runs[peer, mode].append(result)
     return [Series(peer, mode, tuple(results)) for (peer, mode), results in runs.items()]
 
 
@@ -431,23 +257,14 @@ def _line(peer: Peer, mode: str, number: int, result: RunResult) -> str:
 # Report -------------------------------------------------------------------------
 
 
-def _frame_bytes() -> int:
-    data = orjson.dumps(payload(0)).decode()
-    return len(f'{{"jsonrpc":"2.0","method":"rpc.event","params":{{"topic":"{TOPIC}","data":{data}}}}}')
-
-
 def render(results: Sequence[Series[RunResult]], options: Options, command: str, env: dict[str, str]) -> str:
     """The Markdown section of RESULTS.md for these results."""
     lines = [
-        "## W4 fan-out",
-        "",
-        f"- Date: {env['date']}",
-        f"- Command: `{command}`",
-        f"- Machine: {env['machine']}; {env['python']}",
-        f"- Versions: {env['versions']}",
+        *report.heading("W4 fan-out", command, env),
         f"- Workload: {options.subscribers} subscribers on {PROCESSES} server processes (half on each), one topic, "
-        f"{options.events} events per run, {PAYLOAD_BYTES} bytes of JSON data per event ({_frame_bytes()}-byte "
-        f"`rpc.event` frame), publisher window {options.window} requests; steady mode at {options.rate:g} events/s "
+        f"{options.events} events per run, {PAYLOAD_BYTES} bytes of JSON data per event "
+        f"({event_frame_bytes(TOPIC)}-byte `rpc.event` frame), publisher window {options.window} requests; "
+        f"steady mode at {options.rate:g} events/s "
         f"({options.rate * options.subscribers:,.0f} deliveries/s offered). {options.runs} run(s) per cell: "
         "median (min–max).",
         "",
@@ -467,9 +284,8 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
     ]
     for mode in options.modes:
         series = [s for s in results if s.mode == mode]
-        ceiling = next((s for s in series if s.peer.ceiling), None)
-        top_rate = ceiling.spread(lambda r: r.deliveries_per_s).median if ceiling else float("nan")
-        top_cpu = ceiling.spread(_server_us).median if ceiling else float("nan")
+        top_rate = report.ceiling_median(series, lambda r: r.deliveries_per_s)
+        top_cpu = report.ceiling_median(series, _server_us)
         rows = []
         for s in series:
             rate = s.spread(lambda r: r.deliveries_per_s)
@@ -491,8 +307,7 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
             )
         lines += [f"### {mode}", "", report.markdown_table(headers, rows, right=range(1, len(headers))), ""]
     lines += _history_cost(results, options)
-    lines += ["Peers:", ""]
-    lines += [f"- `{peer.name}`: {peer.description}" for peer in options.peers]
+    lines += report.peer_list(options.peers)
     lines += [
         "",
         "Columns: deliveries/s = events × subscribers delivered ÷ (last delivery − first publish); latency = receive "
@@ -512,12 +327,8 @@ def _server_us(run: RunResult) -> float:
 
 def _history_cost(results: Sequence[Series[RunResult]], options: Options) -> list[str]:
     """The table that sets each ``+history`` peer beside the same peer without history; empty when none ran."""
-    series = {(s.peer.name, s.mode): s for s in results}
     rows = []
-    for on in results:
-        off = series.get((on.peer.name.removesuffix(HISTORY_SUFFIX), on.mode)) if on.peer.history else None
-        if off is None:
-            continue
+    for off, on in report.history_pairs(results):
         cpu_off, cpu_on = off.spread(_server_us), on.spread(_server_us)
         rows.append(
             [

@@ -13,14 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import dataclasses
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
@@ -32,6 +34,7 @@ from .topics import HistoryTopic
 
 __all__ = [
     "Fleet",
+    "SharedOptions",
     "Usage",
     "add_shared_arguments",
     "difference",
@@ -39,6 +42,8 @@ __all__ = [
     "modes_from",
     "progress",
     "redis_version",
+    "rounds",
+    "shared_options",
     "wait_for_quiet",
 ]
 
@@ -63,6 +68,42 @@ def add_shared_arguments(parser: argparse.ArgumentParser, peers: Sequence[Peer],
         parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", REDIS_URL))
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the client's loop")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs and print where")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SharedOptions:
+    """What every workload's options hold of :func:`add_shared_arguments`' (a workload's ``Options`` extends it)."""
+
+    #: Before each run, wait up to ``quiet_wait`` seconds for other programs to use at most ``quiet_load`` cores.
+    quiet_load: float = QUIET_LOAD
+    quiet_wait: float = QUIET_WAIT
+    #: Redis, for the workloads that use it.
+    redis_url: str = REDIS_URL
+    #: The client's event loop (:func:`loop_factory`).
+    loop: str = "auto"
+    #: Keep the servers' logs.
+    keep_logs: bool = False
+
+
+def shared_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What :func:`add_shared_arguments` read (but ``--peers``), as keyword arguments of a workload's options."""
+    shared = {"quiet_load": args.quiet_load, "quiet_wait": args.quiet_wait, "loop": args.loop}
+    shared["keep_logs"] = args.keep_logs
+    if hasattr(args, "redis_url"):
+        shared["redis_url"] = args.redis_url
+    return shared
+
+
+def rounds(peers: Sequence[Peer], runs: int) -> Iterator[tuple[int, Peer]]:
+    """``(run number, peer)``: ``runs`` rounds of every peer, each round starting one peer further on.
+
+    Every peer's servers run from the start, so that a disturbance from
+    outside lands on all peers of a round rather than on the runs of one.
+    """
+    for number in range(1, runs + 1):
+        shift = (number - 1) % len(peers)
+        for peer in (*peers[shift:], *peers[:shift]):
+            yield number, peer
 
 
 def modes_from(text: str, known: Sequence[str]) -> tuple[str, ...]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import math
 import time
 from collections.abc import Sequence
 
@@ -24,15 +23,15 @@ from . import report
 from .client import Connection, close_all, open_many, subscribe_all
 from .dialects import Dialect
 from .harness import (
-    QUIET_LOAD,
-    QUIET_WAIT,
-    REDIS_URL,
     Fleet,
+    SharedOptions,
     Usage,
     add_shared_arguments,
     difference,
     loop_factory,
     progress,
+    rounds,
+    shared_options,
     wait_for_quiet,
 )
 from .peers import MEMORY_PEERS, Peer, select_peers
@@ -63,7 +62,7 @@ def rss_bytes(pid: int | None) -> int | None:
 
 
 @dataclasses.dataclass(frozen=True)
-class Options:
+class Options(SharedOptions):
     connections: int = DEFAULTS["connections"]
     runs: int = DEFAULTS["runs"]
     peers: tuple[Peer, ...] = MEMORY_PEERS
@@ -71,11 +70,6 @@ class Options:
     settle: float = 1.0
     #: Seconds the connections may take to open and subscribe.
     timeout: float = 120.0
-    quiet_load: float = QUIET_LOAD
-    quiet_wait: float = QUIET_WAIT
-    redis_url: str = REDIS_URL
-    loop: str = "auto"
-    keep_logs: bool = False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,11 +95,7 @@ def options_from(args: argparse.Namespace) -> Options:
         peers=select_peers(args.peers, MEMORY_PEERS),
         settle=args.settle,
         timeout=args.timeout,
-        quiet_load=args.quiet_load,
-        quiet_wait=args.quiet_wait,
-        redis_url=args.redis_url,
-        loop=args.loop,
-        keep_logs=args.keep_logs,
+        **shared_options(args),
     )
     if options.connections < 1 or options.runs < 1:
         raise SystemExit("need at least 1 connection and 1 run")
@@ -181,21 +171,19 @@ def compare(options: Options) -> list[Series[RunResult]]:
     runs: dict[Peer, list[RunResult]] = {p: [] for p in options.peers}
     fleet = Fleet(options.peers, 1, redis_url=options.redis_url, events=0, keep_logs=options.keep_logs)
     with fleet, asyncio.Runner(loop_factory=loop_factory(options.loop)) as runner:
-        for number in range(1, options.runs + 1):
-            shift = (number - 1) % len(options.peers)
-            for peer in options.peers[shift:] + options.peers[:shift]:
-                (process,) = fleet.processes(peer)
-                if number > 1:
-                    _restart(process)
-                runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-                result = runner.run(measure(process.ws_url, peer.dialect, options, process.pid))
-                progress(
-                    f"{peer.name:<24} run {number}: {result.kib_per_connection:6.1f} KiB/connection"
-                    f"  RSS {_mib(result.rss_before)} → {_mib(result.rss_after)} MiB"
-                    f"  {result.connections / result.setup_s:,.0f} connections/s"
-                    + (f"  failures {result.failures}" if result.failures else "")
-                )
-                runs[peer].append(result)
+        for number, peer in rounds(options.peers, options.runs):
+            (process,) = fleet.processes(peer)
+            if number > 1:
+                _restart(process)
+            runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
+            result = runner.run(measure(process.ws_url, peer.dialect, options, process.pid))
+            progress(
+                f"{peer.name:<24} run {number}: {result.kib_per_connection:6.1f} KiB/connection"
+                f"  RSS {_mib(result.rss_before)} → {_mib(result.rss_after)} MiB"
+                f"  {result.connections / result.setup_s:,.0f} connections/s"
+                + (f"  failures {result.failures}" if result.failures else "")
+            )
+            runs[peer].append(result)
     return [Series(peer, "", tuple(results)) for peer, results in runs.items()]
 
 
@@ -204,8 +192,7 @@ def _mib(value: int | None) -> str:
 
 
 def render(results: Sequence[Series[RunResult]], options: Options, command: str, env: dict[str, str]) -> str:
-    ceiling = next((s for s in results if s.peer.ceiling), None)
-    top = ceiling.spread(lambda r: r.kib_per_connection).median if ceiling else float("nan")
+    top = report.ceiling_median(results, lambda r: r.kib_per_connection)
     headers = [
         "peer",
         "KiB/connection",
@@ -224,7 +211,7 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
             [
                 s.peer.name,
                 per.format(1),
-                "–" if math.isnan(top) or not top or math.isnan(per.median) else f"{per.median / top:.2f}",
+                report.ratio(per.median, top),
                 s.spread(lambda r: _float(r.rss_before) / 2**20).format(1),
                 s.spread(lambda r: _float(r.rss_after) / 2**20).format(1),
                 s.spread(lambda r: r.connections / r.setup_s if r.setup_s else float("nan")).format(),
@@ -234,20 +221,13 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
             ]
         )
     lines = [
-        "## W5 memory per idle subscribed connection",
-        "",
-        f"- Date: {env['date']}",
-        f"- Command: `{command}`",
-        f"- Machine: {env['machine']}; {env['python']}",
-        f"- Versions: {env['versions']}",
+        *report.heading("W5 memory per idle subscribed connection", command, env),
         f"- Workload: {options.connections:,} connections to one server process, each subscribed to `{TOPIC}`, "
         f"idle for {options.settle:g} s; a fresh server per run. {options.runs} run(s) per peer: median (min–max).",
         "",
         report.markdown_table(headers, rows, right=range(1, len(headers))),
         "",
-        "Peers:",
-        "",
-        *[f"- `{peer.name}`: {peer.description}" for peer in options.peers],
+        *report.peer_list(options.peers),
         "",
         "Columns: KiB/connection = (server RSS with every connection subscribed − RSS idle after a warm-up) ÷ "
         "connections; × ceiling = this peer's KiB/connection ÷ the bare websockets server's (lower is better); "

@@ -24,29 +24,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import math
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from redis.asyncio import Redis
 
 from . import report
 from .failover import Driver, Outcome, Plan, SocketIODriver, WsrpcDriver, subscriber_urls
 from .harness import (
-    QUIET_LOAD,
-    QUIET_WAIT,
-    REDIS_URL,
     Fleet,
+    SharedOptions,
     Usage,
     add_shared_arguments,
     difference,
     loop_factory,
     progress,
     redis_version,
+    rounds,
+    shared_options,
     wait_for_quiet,
 )
 from .peers import RECOVERY_PEERS, SOCKETIO_DIR, Peer, select_peers
@@ -69,7 +67,7 @@ QUICK = {"subscribers": 100, "events": 40, "runs": 1}
 
 
 @dataclasses.dataclass(frozen=True)
-class Options:
+class Options(SharedOptions):
     """What to compare and how hard."""
 
     subscribers: int = DEFAULTS["subscribers"]
@@ -96,11 +94,6 @@ class Options:
     #: The topic's Topic row (wsrpc): events kept and for how long (seconds).
     history_size: int = 1000
     history_ttl: int = 300
-    quiet_load: float = QUIET_LOAD
-    quiet_wait: float = QUIET_WAIT
-    redis_url: str = REDIS_URL
-    loop: str = "auto"
-    keep_logs: bool = False
 
     @property
     def kill_at(self) -> int:
@@ -156,11 +149,7 @@ def options_from(args: argparse.Namespace) -> Options:
         timeout=args.timeout,
         history_size=args.history_size,
         history_ttl=args.history_ttl,
-        quiet_load=args.quiet_load,
-        quiet_wait=args.quiet_wait,
-        redis_url=args.redis_url,
-        loop=args.loop,
-        keep_logs=args.keep_logs,
+        **shared_options(args),
     )
     if options.subscribers < PROCESSES or options.runs < 1 or options.rate <= 0:
         raise SystemExit("need at least 2 subscribers, 1 run and a positive rate")
@@ -369,13 +358,11 @@ def compare(options: Options) -> list[Series[RunResult]]:
     with fleet, asyncio.Runner(loop_factory=loop_factory(options.loop)) as runner:
         for peer in options.peers:
             runner.run(warm_up(peer, fleet.processes(peer), options))
-        for number in range(1, options.runs + 1):
-            shift = (number - 1) % len(options.peers)
-            for peer in options.peers[shift:] + options.peers[:shift]:
-                runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-                result = runner.run(measure(peer, fleet.processes(peer), options))
-                progress(_line(peer, number, result))
-                runs[peer].append(result)
+        for number, peer in rounds(options.peers, options.runs):
+            runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
+            result = runner.run(measure(peer, fleet.processes(peer), options))
+            progress(_line(peer, number, result))
+            runs[peer].append(result)
     return [Series(peer, "", tuple(results)) for peer, results in runs.items()]
 
 
@@ -417,13 +404,9 @@ def _total(series: Series[RunResult], quantity: Callable[[RunResult], int]) -> s
 def render(results: Sequence[Series[RunResult]], options: Options, command: str, env: dict[str, str]) -> str:
     """The Markdown section of RESULTS.md for these results."""
     signal_name = "SIGKILL (a crash)" if options.signal == "kill" else "SIGTERM (a graceful stop)"
+    title = "Recovery after a server process dies" + ("" if options.signal == "kill" else " (graceful stop)")
     lines = [
-        "## Recovery after a server process dies" + ("" if options.signal == "kill" else " (graceful stop)"),
-        "",
-        f"- Date: {env['date']}",
-        f"- Command: `{command}`",
-        f"- Machine: {env['machine']}; {env['python']}",
-        f"- Versions: {env['versions']}",
+        *report.heading(title, command, env),
         f"- Workload: {options.subscribers} subscribers on {PROCESSES} server processes sharing Redis (half on each), "
         f"one topic keeping history; {options.events} events published at {options.rate:g}/s by a publisher on the "
         f"first process; the second gets {signal_name} right after event {options.kill_at} and is started again; "
@@ -470,8 +453,7 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
     lines += [report.markdown_table(headers, rows, right=range(1, len(headers))), ""]
     problems = [_problems(s) for s in results]
     lines += [p for p in problems if p]
-    lines += ["", "Peers:", ""]
-    lines += [f"- `{peer.name}`: {peer.description}" for peer in options.peers]
+    lines += ["", *report.peer_list(options.peers)]
     lines += [
         "",
         "Columns: every event = last first-time delivery − the kill, when every subscriber got every event "
@@ -503,27 +485,6 @@ def _problems(series: Series[RunResult]) -> str:
     )
 
 
-#: Node.js packages whose name is also a Python distribution's.
-_NODE_NAMES = {"redis": "node-redis"}
-
-
-def _node_versions() -> str:
-    """Node.js and the Socket.IO packages the peer ran, from its lockfile."""
-    try:
-        node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
-        lock = json.loads((SOCKETIO_DIR / "package-lock.json").read_text())
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        return ""
-    packages: dict[str, Any] = lock.get("packages", {})
-    names = ("socket.io", "socket.io-client", "@socket.io/redis-streams-adapter", "redis")
-    found = [
-        f"{_NODE_NAMES.get(name, name)} {packages[f'node_modules/{name}']['version']}"
-        for name in names
-        if f"node_modules/{name}" in packages
-    ]
-    return ", ".join([f"Node.js {node.removeprefix('v')}", *found])
-
-
 def section_name(options: Options) -> str:
     """The section of RESULTS.md a run writes: ``recovery``, or ``recovery-term`` for a graceful stop."""
     return "recovery" if options.signal == "kill" else f"recovery-{options.signal}"
@@ -538,7 +499,7 @@ def main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     results = compare(options)
     env = report.environment(asyncio.run(redis_version(options.redis_url)))
     if any(peer.kind == "socketio" for peer in options.peers):
-        env["versions"] += f", {_node_versions()}"
+        env["versions"] += f", {report.node_versions(SOCKETIO_DIR)}"
     section = render(results, options, report.command_line(argv), env)
     ours = [s for s in results if s.peer.kind == "wsrpc"]
     return report.publish(

@@ -8,18 +8,37 @@ results replaces its section and leaves the others alone.
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import os
 import platform
 import re
 import shlex
+import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS", "command_line", "environment", "markdown_table", "ratio", "share", "write_section", "publish"]
+from .peers import HISTORY_SUFFIX
+from .stats import Series
+
+__all__ = [
+    "RESULTS",
+    "ceiling_median",
+    "command_line",
+    "environment",
+    "heading",
+    "history_pairs",
+    "markdown_table",
+    "node_versions",
+    "peer_list",
+    "publish",
+    "ratio",
+    "share",
+    "write_section",
+]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = "# Benchmark results\n\nWritten by `python -m benchmarks.run`; see `benchmarks/README.md`.\n"
@@ -82,6 +101,44 @@ def environment(redis_version: str | None = None) -> dict[str, str]:
     }
 
 
+#: Node.js packages whose name is also a Python distribution's.
+_NODE_NAMES = {"redis": "node-redis"}
+
+
+def node_versions(package: Path) -> str:
+    """Node.js and the Socket.IO packages of the Node.js package ``package``, from its lockfile ('' if unknown)."""
+    try:
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+        lock = json.loads((package / "package-lock.json").read_text())
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return ""
+    packages: dict[str, Any] = lock.get("packages", {})
+    names = ("socket.io", "socket.io-client", "@socket.io/redis-streams-adapter", "redis")
+    found = [
+        f"{_NODE_NAMES.get(name, name)} {packages[f'node_modules/{name}']['version']}"
+        for name in names
+        if f"node_modules/{name}" in packages
+    ]
+    return ", ".join([f"Node.js {node.removeprefix('v')}", *found])
+
+
+def heading(title: str, command: str, env: dict[str, str]) -> list[str]:
+    """A section's first lines: its title, then when, how and on what it ran (``env``: :func:`environment`)."""
+    return [
+        f"## {title}",
+        "",
+        f"- Date: {env['date']}",
+        f"- Command: `{command}`",
+        f"- Machine: {env['machine']}; {env['python']}",
+        f"- Versions: {env['versions']}",
+    ]
+
+
+def peer_list(peers: Iterable[Any]) -> list[str]:
+    """The list of the peers that ran, each with its description."""
+    return ["Peers:", "", *(f"- `{peer.name}`: {peer.description}" for peer in peers)]
+
+
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Sequence[int] = ()) -> str:
     """A Markdown table; columns whose index is in ``right`` are right-aligned."""
     rule = ["---:" if i in right else "---" for i in range(len(headers))]
@@ -105,6 +162,23 @@ def write_section(name: str, body: str, path: Path = RESULTS) -> None:
 def ratio(part: float, whole: float) -> str:
     """``part / whole`` to two places, or a dash when either is unknown."""
     return "–" if math.isnan(part) or math.isnan(whole) or not whole else f"{part / whole:.2f}"
+
+
+def ceiling_median(series: Iterable[Series[Any]], quantity: Callable[[Any], float]) -> float:
+    """The median of ``quantity`` over the runs of the ceiling peer among ``series`` (NaN when it did not run)."""
+    ceiling = next((s for s in series if s.peer.ceiling), None)
+    return ceiling.spread(quantity).median if ceiling is not None else float("nan")
+
+
+def history_pairs(results: Sequence[Series[Any]]) -> list[tuple[Series[Any], Series[Any]]]:
+    """``(off, on)``: each ``<peer>+history`` series with the same peer's series of the same mode without history."""
+    by_name = {(s.peer.name, s.mode): s for s in results}
+    pairs = []
+    for on in results:
+        off = by_name.get((on.peer.name.removesuffix(HISTORY_SUFFIX), on.mode)) if on.peer.history else None
+        if off is not None:
+            pairs.append((off, on))
+    return pairs
 
 
 def share(seconds: float | None, window: float) -> float:

@@ -6,11 +6,12 @@ Usage (from the repository root, Redis on 127.0.0.1:6379 or ``REDIS_URL``)::
     .venv/bin/python -m benchmarks.run calls [--modes sequential,pipelined,concurrent] [--quick] ...
     .venv/bin/python -m benchmarks.run memory [--connections 2000] [--quick] ...
     .venv/bin/python -m benchmarks.run recovery [--subscribers 1000] [--events 200] [--quick] ...
-    .venv/bin/python -m benchmarks.run w1 --quick   # the issue's workload names: w1..w5
+    .venv/bin/python -m benchmarks.run chat [--rooms 100] [--members 4] [--messages 10] [--history] [--quick] ...
+    .venv/bin/python -m benchmarks.run w1 --quick   # the issue's workload names: w1..w6
 
 Each workload is a module with ``add_arguments(parser)`` and
 ``main(args, argv) -> int``, registered in :data:`WORKLOADS`; :data:`ALIASES`
-maps the issue's names (``w1``..``w5``) to a workload and its options.
+maps the issue's names (``w1``..``w6``) to a workload and its options.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import calls, fanout, memory, recovery, report
+from . import calls, chat, fanout, memory, recovery, report
 
 __all__ = ["ALIASES", "WORKLOADS", "build_parser", "main"]
 
 #: Workloads by command name.
-WORKLOADS: dict[str, ModuleType] = {"calls": calls, "fanout": fanout, "memory": memory, "recovery": recovery}
+WORKLOADS: dict[str, ModuleType] = {
+    "calls": calls,
+    "fanout": fanout,
+    "memory": memory,
+    "recovery": recovery,
+    "chat": chat,
+}
 
 #: The issue's workload names: each is a workload with options put before the ones given.
 ALIASES: dict[str, list[str]] = {
@@ -34,6 +41,7 @@ ALIASES: dict[str, list[str]] = {
     "w3": ["calls", "--modes", "concurrent"],
     "w4": ["fanout"],
     "w5": ["memory"],
+    "w6": ["chat"],
 }
 
 

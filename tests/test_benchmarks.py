@@ -1,4 +1,4 @@
-"""The benchmarks keep working: in their quickest modes, the fan-out loses no event and every call is answered."""
+"""The benchmarks keep working: in their quickest modes, fan-out and chat lose no event, every call is answered."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import run
+from benchmarks import chat, report, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -56,6 +56,30 @@ def test_calls_quick_run_answers_every_call(tmp_path: Path) -> None:
     assert code == 0
 
 
+def test_chat_quick_run_delivers_every_message_to_every_member(redis_url: str) -> None:
+    rooms, members, messages = 5, 3, 4
+    argv = ["chat", "--quick", "--peers", "wsrpc-uvicorn-pubsub", "--redis-url", redis_url, "--quiet-wait", "0"]
+    argv += ["--rooms", str(rooms), "--members", str(members), "--messages", str(messages), "--rate", "20"]
+    options = chat.options_from(run.build_parser().parse_args(argv))
+
+    results = chat.compare(options)  # two wsrpc processes on Redis, every room on both
+
+    assert [(s.peer.name, s.mode) for s in results] == [
+        ("wsrpc-uvicorn-pubsub", "burst"),
+        ("wsrpc-uvicorn-pubsub", "steady"),
+    ]
+    for series in results:
+        (result,) = series.runs
+        assert result.published == rooms * members * messages, series.mode
+        assert result.expected == rooms * members * messages * members  # every member gets its room's every message
+        assert (result.delivered, result.duplicates, result.stray) == (result.expected, 0, 0), series.mode
+        assert (result.publish_errors, result.dropped_connections, result.incomplete) == (0, 0, None), series.mode
+        assert result.publishes_per_s > 0 and result.p99_ms > 0
+    rows = _rows(chat.render(results, options, "chat", report.environment()), ("wsrpc-uvicorn-pubsub",))
+    assert [row[7] for row in rows] == ["0", "0"], rows  # lost, burst and steady
+
+
 def test_workload_aliases_expand_to_their_workload() -> None:
     args = run.build_parser().parse_args([*run.ALIASES["w2"], "--quick"])
     assert args.workload == "calls" and args.modes == "pipelined" and args.quick
+    assert run.build_parser().parse_args([*run.ALIASES["w6"], "--quick"]).workload == "chat"

@@ -17,11 +17,11 @@ Peer kinds:
   (``pip install -e '.[bench]'``); skipped when not installed;
 - ``socketio``: Socket.IO 4 on Node.js with ``@socket.io/redis-streams-adapter`` and
   connection-state recovery (``peers/socketio/``), optional (``npm ci --prefix
-  benchmarks/peers/socketio``); it speaks Socket.IO, so only the recovery workload,
-  with its Node.js client (:mod:`benchmarks.failover`), drives it.
+  benchmarks/peers/socketio``); it speaks Socket.IO, so only its Node.js clients drive it
+  (the recovery workload's, :mod:`benchmarks.failover`, and the chat workload's, :mod:`benchmarks.chat`).
 
 Each workload has its own list: :data:`PEERS` (fan-out), :data:`CALL_PEERS`,
-:data:`MEMORY_PEERS`, :data:`RECOVERY_PEERS`. A wsrpc peer whose topic keeps
+:data:`MEMORY_PEERS`, :data:`RECOVERY_PEERS`, :data:`CHAT_PEERS`. A wsrpc peer whose topic keeps
 history is the same peer with ``history=True`` (:func:`with_history`), named
 ``<name>+history``. These are benchmark-only programs, not dependencies of
 ``wsrpc_app``.
@@ -41,6 +41,7 @@ from ..processes import PeerProcess
 
 __all__ = [
     "CALL_PEERS",
+    "CHAT_PEERS",
     "HISTORY_SUFFIX",
     "LAYERS",
     "MEMORY_PEERS",
@@ -51,6 +52,7 @@ __all__ = [
     "peer_named",
     "select_peers",
     "with_history",
+    "with_history_beside",
 ]
 
 #: Channel layer names as the settings modules take them, and what they are.
@@ -248,11 +250,32 @@ RECOVERY_PEERS: tuple[Peer, ...] = (
 )
 
 
+#: The chat (W6) peers: W4's on two processes, wsrpc on daphne with RedisChannelLayer too, and Socket.IO.
+CHAT_PEERS: tuple[Peer, ...] = (
+    *(peer for peer in PEERS if peer.kind == "wsrpc"),
+    Peer("wsrpc-daphne-redis", "wsrpc", "daphne", "redis"),
+    *(peer for peer in PEERS if peer.kind in ("channels", "fastapi-pubsub") and not peer.count),
+    *(peer for peer in RECOVERY_PEERS if peer.kind == "socketio"),
+    *(peer for peer in PEERS if peer.ceiling),
+)
+
+
 def with_history(peer: Peer) -> Peer:
     """The same wsrpc peer on a topic that keeps history, named ``<name>+history``."""
     if peer.kind != "wsrpc":
         raise ValueError(f"{peer.name}: only wsrpc peers keep history")
     return peer if peer.history else dataclasses.replace(peer, name=peer.name + HISTORY_SUFFIX, history=True)
+
+
+def with_history_beside(peers: tuple[Peer, ...]) -> tuple[Peer, ...]:
+    """``peers``, each wsrpc one followed by itself on a topic with history (unless already listed)."""
+    chosen: list[Peer] = []
+    for peer in peers:
+        if peer not in chosen:
+            chosen.append(peer)
+        if peer.kind == "wsrpc" and not peer.history and with_history(peer) not in peers:
+            chosen.append(with_history(peer))
+    return tuple(chosen)
 
 
 def peer_named(name: str, peers: tuple[Peer, ...] = PEERS) -> Peer:

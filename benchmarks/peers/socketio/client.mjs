@@ -1,5 +1,5 @@
 // The recovery workload's subscribers and publisher for the Socket.IO peer, driven by
-// benchmarks/failover.py over stdin and stdout (one JSON object a line).
+// benchmarks/failover.py over stdin and stdout (one JSON object a line: benchmarks/node.py).
 //
 // socket.io-client is the reference implementation of connection-state recovery
 // (it sends the session id and the last offset it saw when it reconnects), so it
@@ -16,26 +16,16 @@
 // printing {"published": n} after each; prints {"complete": t} once every subscriber has
 // every event; on "report" prints the report (with a sample of the events some missed) and exits.
 
-import { createInterface } from "node:readline";
-
 import { io } from "socket.io-client";
 
+import { Tally, inBatches, now, payload, say, serve, windowOf } from "./common.mjs";
+
 const config = JSON.parse(process.argv[2]);
-const now = () => Number(process.hrtime.bigint());
-const say = (message) => process.stdout.write(JSON.stringify(message) + "\n");
 
-const PAYLOAD_BYTES = 100;
-const PAD = "x".repeat(PAYLOAD_BYTES - JSON.stringify({ seq: 100, t: 10 ** 15, pad: "" }).length);
-
-const expected = config.events * config.subscribers.length;
-const tally = {
-  delivered: 0,
-  duplicates: 0,
+const tally = Object.assign(new Tally(config.events * config.subscribers.length), {
   reordered: 0,
   // The first few events out of order: [moved, seq, offset, the later offset before it].
   reorders: [],
-  stray: 0,
-  lastDeliveryNs: 0,
   firstSentNs: 0,
   lastSentNs: 0,
   publishErrors: 0,
@@ -49,8 +39,7 @@ const tally = {
   // Sockets that lost their connection although their server lived.
   dropped: 0,
   failedSubscriptions: 0,
-};
-let completeSaid = false;
+});
 
 function options() {
   return {
@@ -71,22 +60,10 @@ function subscribe(socket) {
 
 function subscriber(url) {
   const socket = io(url, options());
-  const seen = new Uint8Array(config.events);
   // The stream id ("ms-n") of the last event delivered for the first time: the server's order.
   let last = null;
   let connects = 0;
-  socket.on("event", (topic, data, offset) => {
-    const at = now();
-    const seq = data?.seq;
-    if (topic !== config.topic || !Number.isInteger(seq) || seq < 0 || seq >= config.events) {
-      tally.stray += 1;
-      return;
-    }
-    if (seen[seq]) {
-      tally.duplicates += 1;
-      return;
-    }
-    seen[seq] = 1;
+  const { seen, listen } = tally.subscriber(config.topic, config.events, (seq, at, data, offset) => {
     const order = typeof offset === "string" ? offset.split("-").map(Number) : [seq, 0];
     if (last && (order[0] < last[0] || (order[0] === last[0] && order[1] < last[1]))) {
       tally.reordered += 1;
@@ -94,13 +71,8 @@ function subscriber(url) {
     } else {
       last = order;
     }
-    tally.delivered += 1;
-    tally.lastDeliveryNs = at;
-    if (tally.delivered === expected && !completeSaid) {
-      completeSaid = true;
-      say({ complete: at });
-    }
   });
+  socket.on("event", listen);
   socket.io.on("reconnect_error", (error) => {
     tally.failedAttempts += 1;
     if (tally.attemptErrors.length < 3) tally.attemptErrors.push(String(error?.message ?? error));
@@ -136,16 +108,6 @@ function subscriber(url) {
   return { socket, ready, missing, moved: url === config.victim };
 }
 
-async function openAll(urls) {
-  const made = [];
-  for (let i = 0; i < urls.length; i += config.concurrency) {
-    const batch = urls.slice(i, i + config.concurrency).map(subscriber);
-    await Promise.all(batch.map((s) => s.ready));
-    made.push(...batch);
-  }
-  return made;
-}
-
 // A few subscribers that miss events, and which: [moved, [seq, ...]].
 function missingSample(subscribers, count = 5, seqs = 20) {
   const sample = [];
@@ -159,28 +121,21 @@ function missingSample(subscribers, count = 5, seqs = 20) {
 
 async function publishAll(publisher) {
   const start = now();
-  let inFlight = 0;
-  let wake = null;
+  const window = windowOf(config.window);
   const sent = [];
   for (let seq = 0; seq < config.events; seq++) {
     const due = start + (seq / config.rate) * 1e9;
     const wait = (due - now()) / 1e6;
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    while (inFlight >= config.window) await new Promise((resolve) => (wake = resolve));
+    await window.acquire();
     const t = now();
     if (!tally.firstSentNs) tally.firstSentNs = t;
     tally.lastSentNs = t;
-    inFlight += 1;
     const ack = publisher
       .timeout(15000)
-      .emitWithAck("publish", config.topic, { seq, t, pad: PAD })
+      .emitWithAck("publish", config.topic, payload(seq, t))
       .catch(() => (tally.publishErrors += 1))
-      .finally(() => {
-        inFlight -= 1;
-        const resume = wake;
-        wake = null;
-        if (resume) resume();
-      });
+      .finally(() => window.release());
     sent.push(ack);
     say({ published: seq + 1 });
   }
@@ -188,18 +143,16 @@ async function publishAll(publisher) {
   say({ publishedAll: now() });
 }
 
-const subscribers = await openAll(config.subscribers);
+const subscribers = await inBatches(config.subscribers, config.concurrency, subscriber);
 const publisher = io(config.publisher, { ...options(), reconnection: false });
 await new Promise((resolve) => publisher.on("connect", resolve));
 say({ ready: now() });
 
-for await (const line of createInterface({ input: process.stdin })) {
-  const command = line.trim();
-  if (command === "publish") {
-    publishAll(publisher);
-  } else if (command === "report") {
-    say({ report: { expected, ...tally, missing: missingSample(subscribers) } });
+await serve({
+  publish: () => publishAll(publisher),
+  report: () => {
+    say({ report: { ...tally, missing: missingSample(subscribers) } });
     for (const socket of [...subscribers.map((s) => s.socket), publisher]) socket.disconnect();
     process.exit(0);
-  }
-}
+  },
+});

@@ -23,8 +23,9 @@ import array
 import asyncio
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import report
 from .client import Caller, close_all, open_many
@@ -36,11 +37,11 @@ from .harness import (
     add_shared_arguments,
     difference,
     loop_factory,
+    measure_rounds,
     modes_from,
+    other_load,
     progress,
-    rounds,
     shared_options,
-    wait_for_quiet,
 )
 from .peers import CALL_PEERS, Peer, select_peers
 from .stats import Series, percentile
@@ -231,23 +232,20 @@ async def measure(
 
 def compare(options: Options) -> list[Series[RunResult]]:
     """Every mode of every peer ``options.runs`` times, rounds interleaving the peers; results in peer order."""
-    runs: dict[tuple[Peer, str], list[RunResult]] = {(p, m): [] for p in options.peers for m in options.modes}
     fleet = Fleet(
         options.peers, 1, redis_url="", events=0, profile_dir=options.profile_dir, keep_logs=options.keep_logs
     )
     with fleet, asyncio.Runner(loop_factory=loop_factory(options.loop)) as runner:
-        for number, peer in rounds(options.peers, options.runs):
+
+        def one(peer: Peer, mode: str) -> Coroutine[Any, Any, RunResult]:
             (process,) = fleet.processes(peer)
-            for mode in options.modes:
-                runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-                result = runner.run(measure(process.ws_url, peer.dialect, mode, options, [process.pid]))
-                progress(_line(peer, mode, number, result))
-                runs[peer, mode].append(result)
-    return [Series(peer, mode, tuple(results)) for (peer, mode), results in runs.items()]
+            return measure(process.ws_url, peer.dialect, mode, options, [process.pid])
+
+        return measure_rounds(runner, options, options.peers, options.runs, one, _line, options.modes)
 
 
 def _line(peer: Peer, mode: str, number: int, result: RunResult) -> str:
-    other = f"{result.other_cpu_s / result.window_s:.2f}" if result.other_cpu_s is not None else "?"
+    other = other_load(result.other_cpu_s, result.window_s)
     text = (
         f"{peer.name:<20} {mode:<10} run {number}: {result.calls_per_s:>8,.0f} calls/s  p50 {result.p50_ms:6.2f} ms"
         f"  p99 {result.p99_ms:6.2f} ms  server CPU {result.per_call_us(result.server_cpu_s):6.1f} µs/call"

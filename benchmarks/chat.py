@@ -38,7 +38,7 @@ import argparse
 import asyncio
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -57,7 +57,7 @@ from .events import (
     payload,
     publish_options,
 )
-from .harness import Fleet, Usage, loop_factory, progress, redis_version, rounds, wait_for_quiet
+from .harness import Fleet, Usage, loop_factory, measure_rounds, other_load, progress, redis_version
 from .node import NodeClient
 from .peers import CHAT_PEERS, SOCKETIO_DIR, Peer
 from .processes import PeerProcess, cpu_seconds
@@ -168,7 +168,8 @@ def options_from(args: argparse.Namespace) -> Options:
         window=args.window,
         **shared,
     )
-    if options.rooms < 1 or options.members < 2 or options.runs < 1 or options.rate <= 0 or options.window < 1:
+    sizes_ok = options.rooms >= 1 and options.members >= 2 and options.messages >= 1 and options.runs >= 1
+    if not sizes_ok or options.rate <= 0 or options.window < 1:
         raise SystemExit("need at least 1 room of 2 members, 1 message, 1 run, a positive rate and window")
     return options
 
@@ -236,6 +237,9 @@ class Members(Protocol):
     async def finish(self, before: Usage, after: Usage, incomplete: str | None) -> RunResult:
         """Close everything; the run's result (``incomplete``: why it stopped early, if it did)."""
 
+    async def close(self) -> None:
+        """Close what a run that failed left open (nothing after :meth:`finish`)."""
+
 
 class PythonMembers:
     """The members as connections of this process, speaking ``dialect``."""
@@ -279,6 +283,9 @@ class PythonMembers:
 
     async def complete(self) -> None:
         await self.tally.complete.wait()
+
+    async def close(self) -> None:
+        await close_all(self.connections)
 
     async def finish(self, before: Usage, after: Usage, incomplete: str | None) -> RunResult:
         dropped = sum(connection.closed.done() for connection in self.connections)
@@ -325,6 +332,9 @@ class SocketIOMembers:
 
     async def complete(self) -> None:
         await self.node.wait(self._complete)
+
+    async def close(self) -> None:
+        await self.node.stop()
 
     async def finish(self, before: Usage, after: Usage, incomplete: str | None) -> RunResult:
         cpu = cpu_seconds(self.node.pid)
@@ -375,6 +385,7 @@ async def measure(peer: Peer, processes: Sequence[PeerProcess], options: Options
         after = await Usage.now(pids, redis)
         return await members.finish(before, after, incomplete)
     finally:
+        await members.close()
         await redis.aclose()
 
 
@@ -383,7 +394,6 @@ async def measure(peer: Peer, processes: Sequence[PeerProcess], options: Options
 
 def compare(options: Options) -> list[Series[RunResult]]:
     """Run every mode of every peer ``options.runs`` times, in rounds that interleave the peers."""
-    runs: dict[tuple[Peer, str], list[RunResult]] = {(p, m): [] for p in options.peers for m in options.modes}
     fleet = Fleet(
         options.peers,
         PROCESSES,
@@ -397,17 +407,15 @@ def compare(options: Options) -> list[Series[RunResult]]:
         warmup = dataclasses.replace(options, rooms=min(options.rooms, 5), messages=2, settle=0.0)
         for peer in options.peers:
             runner.run(measure(peer, fleet.processes(peer), warmup, "burst"))
-        for number, peer in rounds(options.peers, options.runs):
-            for mode in options.modes:
-                runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-                result = runner.run(measure(peer, fleet.processes(peer), options, mode))
-                progress(_line(peer, mode, number, result))
-                runs[peer, mode].append(result)
-    return [Series(peer, mode, tuple(results)) for (peer, mode), results in runs.items()]
+
+        def one(peer: Peer, mode: str) -> Coroutine[Any, Any, RunResult]:
+            return measure(peer, fleet.processes(peer), options, mode)
+
+        return measure_rounds(runner, options, options.peers, options.runs, one, _line, options.modes)
 
 
 def _line(peer: Peer, mode: str, number: int, result: RunResult) -> str:
-    other = f"{result.other_cpu_s / result.window_s:.2f}" if result.other_cpu_s is not None else "?"
+    other = other_load(result.other_cpu_s, result.window_s)
     text = (
         f"{peer.name:<30} {mode:<6} run {number}: {result.publishes_per_s:>7,.0f} publishes/s"
         f" {result.deliveries_per_s:>8,.0f} deliveries/s  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms"
@@ -497,11 +505,11 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
         "Columns: publishes/s = publishes answered ÷ (last answer − first publish); deliveries/s = messages "
         "delivered ÷ (last delivery − first publish); latency = receive time − send time on the client's one clock "
         "(the Socket.IO peer's client is Node.js, on the same monotonic clock); lost = deliveries missing at the "
-        "run's deadline; CPU columns = CPU time used (both server processes together; Redis) from the first publish "
-        "to the end of the run, per publish or per delivery; client CPU = the client's share of one core; ÷ ceiling "
-        "= this peer's value ÷ the bare websockets server's (publishes/s: higher is better; p99 and CPU: lower is "
-        "better); other load = cores busy with anything else on the machine meanwhile (compare rows of similar "
-        "load).",
+        "run's deadline (those of failed publishes too); CPU columns = CPU time used (both server processes "
+        "together; Redis) from the first publish to the end of the run, per publish or per delivery; client CPU = "
+        "the client's share of one core; ÷ ceiling = this peer's value ÷ the bare websockets server's "
+        "(publishes/s: higher is better; p99 and CPU: lower is better); other load = cores busy with anything else "
+        "on the machine meanwhile (compare rows of similar load).",
     ]
     return "\n".join(lines)
 

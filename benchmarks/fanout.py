@@ -31,7 +31,8 @@ import argparse
 import asyncio
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -49,7 +50,7 @@ from .events import (
     payload,
     publish_options,
 )
-from .harness import Fleet, Usage, loop_factory, progress, redis_version, rounds, wait_for_quiet
+from .harness import Fleet, Usage, loop_factory, measure_rounds, other_load, redis_version
 from .peers import PEERS, Peer
 from .stats import Series
 from .topics import HistoryTopic
@@ -214,7 +215,6 @@ def compare(options: Options) -> list[Series[RunResult]]:
     once (rotating which goes first), so that a disturbance from outside
     lands on all peers rather than on the runs of one.
     """
-    runs: dict[tuple[Peer, str], list[RunResult]] = {(p, m): [] for p in options.peers for m in options.modes}
     fleet = Fleet(
         options.peers,
         PROCESSES,
@@ -230,21 +230,18 @@ def compare(options: Options) -> list[Series[RunResult]]:
             processes = fleet.processes(peer)
             urls = [p.ws_url for p in processes] * 5
             runner.run(measure(urls, processes[0].ws_url, "burst", warmup, (), peer.dialect, topic_of(peer)))
-        for number, peer in rounds(options.peers, options.runs):
+
+        def one(peer: Peer, mode: str) -> Coroutine[Any, Any, RunResult]:
             processes = fleet.processes(peer)
             urls = [processes[i % len(processes)].ws_url for i in range(options.subscribers)]
             pids = [p.pid for p in processes]
-            for mode in options.modes:
-                runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-                run = measure(urls, processes[0].ws_url, mode, options, pids, peer.dialect, topic_of(peer))
-                result = runner.run(run)
-                progress(_line(peer, mode, number, result))
-                runs[peer, mode].append(result)
-    return [Series(peer, mode, tuple(results)) for (peer, mode), results in runs.items()]
+            return measure(urls, processes[0].ws_url, mode, options, pids, peer.dialect, topic_of(peer))
+
+        return measure_rounds(runner, options, options.peers, options.runs, one, _line, options.modes)
 
 
 def _line(peer: Peer, mode: str, number: int, result: RunResult) -> str:
-    other = f"{result.other_cpu_s / result.window_s:.2f}" if result.other_cpu_s is not None else "?"
+    other = other_load(result.other_cpu_s, result.window_s)
     text = (
         f"{peer.name:<26} {mode:<6} run {number}: {result.deliveries_per_s:>9,.0f} deliveries/s"
         f"  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  lost {result.lost}  other load {other} cores"

@@ -19,10 +19,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from .peers import Peer
 from .processes import PeerProcess, cpu_seconds, machine_cpu_seconds
 from .profiles import Profile
+from .stats import Run, Series
 from .topics import HistoryTopic
 
 __all__ = [
@@ -39,7 +40,9 @@ __all__ = [
     "add_shared_arguments",
     "difference",
     "loop_factory",
+    "measure_rounds",
     "modes_from",
+    "other_load",
     "progress",
     "redis_version",
     "rounds",
@@ -104,6 +107,39 @@ def rounds(peers: Sequence[Peer], runs: int) -> Iterator[tuple[int, Peer]]:
         shift = (number - 1) % len(peers)
         for peer in (*peers[shift:], *peers[:shift]):
             yield number, peer
+
+
+R = TypeVar("R", bound=Run)
+
+
+def measure_rounds(
+    runner: asyncio.Runner,
+    options: SharedOptions,
+    peers: Sequence[Peer],
+    runs: int,
+    one: Callable[[Peer, str], Coroutine[Any, Any, R]],
+    line: Callable[[Peer, str, int, R], str],
+    modes: Sequence[str] = ("",),
+) -> list[Series[R]]:
+    """``one(peer, mode)`` for every mode of every peer, in ``runs`` :func:`rounds`; the results in peer order.
+
+    Each run starts once the machine is quiet (``options.quiet_load``,
+    ``quiet_wait``) and ends with its ``line(peer, mode, number, result)`` on
+    stderr. ``modes`` ``("",)``: a workload of one mode.
+    """
+    results: dict[tuple[Peer, str], list[R]] = {(peer, mode): [] for peer in peers for mode in modes}
+    for number, peer in rounds(peers, runs):
+        for mode in modes:
+            runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
+            result = runner.run(one(peer, mode))
+            progress(line(peer, mode, number, result))
+            results[peer, mode].append(result)
+    return [Series(peer, mode, tuple(runs_)) for (peer, mode), runs_ in results.items()]
+
+
+def other_load(other_cpu_s: float | None, window_s: float) -> str:
+    """Cores other programs kept busy over a run, for a progress line ("?" when unknown)."""
+    return f"{other_cpu_s / window_s:.2f}" if other_cpu_s is not None and window_s else "?"
 
 
 def modes_from(text: str, known: Sequence[str]) -> tuple[str, ...]:

@@ -96,6 +96,18 @@ class NodeClient:
         if not event.is_set():
             raise ConnectionError(f"{self.script} exited")
 
+    async def stop(self) -> None:
+        """Kill the program if it still runs (a run that failed)."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        for future in (self._ready, self._report):
+            if future is not None and future.done() and not future.cancelled():
+                future.exception()  # retrieved: the run's own error is the one to report
+
     async def report(self) -> dict[str, Any]:
         """Ask for the report and return it once the program exits (killed if it overstays)."""
         process, report = self._process, self._report

@@ -28,7 +28,8 @@ import math
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -41,11 +42,10 @@ from .harness import (
     add_shared_arguments,
     difference,
     loop_factory,
+    measure_rounds,
     progress,
     redis_version,
-    rounds,
     shared_options,
-    wait_for_quiet,
 )
 from .peers import RECOVERY_PEERS, SOCKETIO_DIR, Peer, select_peers
 from .processes import PeerProcess, cpu_seconds
@@ -346,7 +346,6 @@ async def _finish_quietly(driver: Driver) -> None:
 
 def compare(options: Options) -> list[Series[RunResult]]:
     """Run every peer ``options.runs`` times, in rounds that rotate which goes first; the results in peer order."""
-    runs: dict[Peer, list[RunResult]] = {peer: [] for peer in options.peers}
     fleet = Fleet(
         options.peers,
         PROCESSES,
@@ -358,15 +357,14 @@ def compare(options: Options) -> list[Series[RunResult]]:
     with fleet, asyncio.Runner(loop_factory=loop_factory(options.loop)) as runner:
         for peer in options.peers:
             runner.run(warm_up(peer, fleet.processes(peer), options))
-        for number, peer in rounds(options.peers, options.runs):
-            runner.run(wait_for_quiet(options.quiet_load, options.quiet_wait))
-            result = runner.run(measure(peer, fleet.processes(peer), options))
-            progress(_line(peer, number, result))
-            runs[peer].append(result)
-    return [Series(peer, "", tuple(results)) for peer, results in runs.items()]
+
+        def one(peer: Peer, _: str) -> Coroutine[Any, Any, RunResult]:
+            return measure(peer, fleet.processes(peer), options)
+
+        return measure_rounds(runner, options, options.peers, options.runs, one, _line)
 
 
-def _line(peer: Peer, number: int, result: RunResult) -> str:
+def _line(peer: Peer, _: str, number: int, result: RunResult) -> str:
     o = result.outcome
     text = (
         f"{peer.name:<24} run {number}: every event {result.complete_s:6.2f} s after the kill"

@@ -8,15 +8,17 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["Spread", "Series", "percentile"]
+__all__ = ["Run", "Spread", "Series", "percentile"]
 
 
-class _Run(Protocol):
+class Run(Protocol):
+    """What a workload's result of one run has for :class:`Series`: how many things failed."""
+
     @property
     def failures(self) -> int: ...
 
 
-R = TypeVar("R", bound=_Run)
+R = TypeVar("R", bound=Run)
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:

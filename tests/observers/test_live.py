@@ -48,11 +48,12 @@ def server(redis_url: str, prefix: str) -> Iterator[ServerProcess]:
     with ServerProcess("daphne", env=env) as process:
         output = process.manage("wsrpc_observer_topics", "--anonymous-subscribe")
         assert "created articles\n" in output and "created articles.*\n" in output, output
-        process.manage(
-            "shell",
-            "-c",
-            "from wsrpc_app.models import Topic; Topic.objects.create(name='tags.*', anonymous_subscribe=True)",
+        grants = (
+            "from wsrpc_app.models import Topic\n"
+            "for name in ('tags.*', 'editors.*.articles'):\n"
+            "    Topic.objects.create(name=name, anonymous_subscribe=True)"
         )
+        process.manage("shell", "-c", grants)
         yield process
 
 
@@ -375,4 +376,31 @@ def test_a_background_observer_publishes_after_the_commit_has_returned(watch: An
         assert serialized_on == ["wsrpc-observers", threading.current_thread().name]
     finally:
         gate.set()
+        forget(observer)
+
+
+def test_an_article_changing_editor_leaves_one_list_and_joins_the_other(watch: Any) -> None:
+    from django.contrib.auth.models import User
+
+    ann, bob = User.objects.create(username="ann"), User.objects.create(username="bob")
+    observer = observe(Article, topic="editors.{editor_id}.articles", serializer=lambda row: {"title": row.title})
+    try:
+        article = Article.objects.create(title="moving", editor=ann)
+        anns, bobs = watch(f"editors.{ann.pk}.articles"), watch(f"editors.{bob.pk}.articles")
+        loaded = Article.objects.get(pk=article.pk)  # as a view would load it
+        with transaction.atomic():
+            loaded.editor = bob
+            loaded.save()
+            loaded.title = "moved"
+            loaded.save()
+        data = {"title": "moved"}
+        assert anns.event() == (f"editors.{ann.pk}.articles", {"action": "deleted", "pk": article.pk, "data": data})
+        assert bobs.event() == (f"editors.{bob.pk}.articles", {"action": "created", "pk": article.pk, "data": data})
+        loaded.title = "settled"
+        loaded.save()
+        settled = {"action": "updated", "pk": article.pk, "data": {"title": "settled"}}
+        assert bobs.event() == (f"editors.{bob.pk}.articles", settled)
+        Article.objects.create(title="sentinel", editor=ann)
+        assert anns.event()[1]["data"] == {"title": "sentinel"}  # nothing came before it
+    finally:
         forget(observer)

@@ -34,6 +34,7 @@ from django.db.models import Model
 
 from ..pubsub.publishing import apublish, run_on_loop
 from . import background
+from .moves import placements, remembered
 from .observer import Action, ModelObserver
 
 __all__ = ["Change", "Batch", "fold", "record", "publish_committed", "publish_now", "deleted_change"]
@@ -45,7 +46,8 @@ logger = logging.getLogger("wsrpc")
 class Change:
     """One signal's worth: ``observer`` saw ``action`` on the row ``pk``.
 
-    A deletion carries its data and topics, taken while the row still existed.
+    A deletion carries its data and topics, taken while the row still existed;
+    an update, when known, the topics the row had before (:mod:`.moves`).
     """
 
     observer: ModelObserver
@@ -53,6 +55,7 @@ class Change:
     pk: object
     data: bytes | None = None
     topics: list[str] | None = None
+    before: list[str] | None = None
     committed: bool = True
 
     def mark_committed(self) -> None:
@@ -76,14 +79,17 @@ _FOLDED: dict[tuple[Action | None, Action], Action | None] = {
 }
 
 
-def fold(changes: Iterable[Change]) -> list[tuple[Action, Change]]:
-    """One (action, last change) per row, in the order each row last changed."""
-    rows: dict[tuple[int, object], tuple[Action | None, Change]] = {}
+def fold(changes: Iterable[Change]) -> list[tuple[Action, Change, list[str] | None]]:
+    """One (action, last change, topics before the first) per row, in the order each row last changed."""
+    rows: dict[tuple[int, object], tuple[Action | None, Change, list[str] | None]] = {}
     for change in changes:
         key = (id(change.observer), change.pk)
         previous = rows.pop(key, None)
-        rows[key] = (_FOLDED[(previous[0] if previous else None, change.action)], change)
-    return [(action, change) for action, change in rows.values() if action is not None]
+        if previous is None:
+            rows[key] = (_FOLDED[(None, change.action)], change, change.before)
+        else:
+            rows[key] = (_FOLDED[(previous[0], change.action)], change, previous[2])
+    return [(action, change, before) for action, change, before in rows.values() if action is not None]
 
 
 class Batch:
@@ -167,14 +173,14 @@ def publish_now(changes: Iterable[Change], using: str) -> None:
     The data changed already: a serializer, the database or the channel
     layer failing must not turn the request that committed it into an error.
     """
-    folded = [(action, change) for action, change in fold(changes) if action in change.observer.actions]
+    folded = [row for row in fold(changes) if row[0] in row[1].observer.actions]
     try:
-        rows = _read_again([change for action, change in folded if action != "deleted"], using)
+        rows = _read_again([change for action, change, _before in folded if action != "deleted"], using)
     except Exception:
         logger.exception("could not read the changed rows again to publish them")
         return
     events: list[tuple[str, orjson.Fragment]] = []
-    for action, change in folded:
+    for action, change, before in folded:
         observer = change.observer
         try:
             if change.data is not None and change.topics is not None:
@@ -184,11 +190,14 @@ def publish_now(changes: Iterable[Change], using: str) -> None:
                 if row is None:  # deleted since, by a means that sends no signal
                     continue
                 topics, data = observer.topics_for(row), observer.encode_data(row)
-            event = observer.encode_event(action, change.pk, data)
+            encoded: dict[Action, orjson.Fragment] = {}
+            for topic, action_there in placements(action, topics, before):
+                if action_there not in encoded:
+                    encoded[action_there] = observer.encode_event(action_there, change.pk, data)
+                events.append((topic, encoded[action_there]))
         except Exception:
             logger.exception("%r could not serialize the %s row %r", observer, action, change.pk)
             continue
-        events.extend((topic, event) for topic in topics)
     if events:
         run_on_loop(_send, events)
 
@@ -221,7 +230,9 @@ def deleted_change(observer: ModelObserver, instance: Model) -> Change | None:
     None, and the error logged, when they cannot be: the deletion goes on.
     """
     try:
-        data, topics = observer.encode_data(instance), observer.topics_for(instance)
+        data = observer.encode_data(instance)
+        # The row's topics as its subscribers know them: as loaded or last saved, when kept.
+        topics = remembered(observer, instance) or observer.topics_for(instance)
     except Exception:
         logger.exception("%r could not serialize the deleted row %r", observer, instance.pk)
         return None

@@ -78,6 +78,9 @@ class ModelObserver:
         if not isinstance(background, bool):
             raise ValueError(f"background is True or False, not {background!r}")
         self.background = background
+        #: The concrete fields (attnames) the topic templates read besides the primary key; None when the
+        #: topics depend on more (a function, a related object) and a row's earlier topics cannot be kept.
+        self.topic_fields = _topic_fields(model, self.templates) if self.topics_of is None else None
         self._serializer: Serializer | None = None
         self.serializer = serializer
 
@@ -150,6 +153,20 @@ def _field_names(model: type[Model], names: frozenset[str]) -> frozenset[str]:
     if unknown:
         raise ValueError(f"{model._meta.label} has no field {', '.join(unknown)}")
     return frozenset().union(*(by_name[name] for name in names))
+
+
+def _topic_fields(model: type[Model], templates: tuple[TopicTemplate, ...]) -> frozenset[str] | None:
+    by_name = {}
+    for field in model._meta.concrete_fields:
+        # owner_id is read from the row; owner would load the related object.
+        by_name[field.attname] = field.attname
+        if not field.is_relation:
+            by_name[field.name] = field.attname
+    by_name["pk"] = model._meta.pk.attname if model._meta.pk is not None else "pk"
+    names = {field for template in templates for field in template.fields}
+    if not names <= set(by_name):
+        return None
+    return frozenset(by_name[name] for name in names)
 
 
 def _m2m_fields(model: type[Model], m2m: bool | Iterable[str]) -> dict[type[Model], str]:

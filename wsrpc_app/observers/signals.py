@@ -6,6 +6,8 @@ with a listener, so it loads the rows it deletes. Only observed models pay.
 
 - ``post_save``: ``created`` or ``updated`` (``save(update_fields=...)``
   publishes only when it touches the observer's ``fields``);
+- ``post_init``, for observers whose topics read the row's fields: the
+  topics a row had when loaded, so that an update can say where it moved;
 - ``pre_delete``: ``deleted``, serialized while the row and its relations
   still exist (``QuerySet.delete()`` sends it for each row too);
 - ``m2m_changed`` of the observed many-to-many fields, from either side:
@@ -18,10 +20,11 @@ from collections.abc import Iterable
 
 from django.core.signals import setting_changed
 from django.db.models import Model
-from django.db.models.signals import m2m_changed, post_save, pre_delete
+from django.db.models.signals import m2m_changed, post_init, post_save, pre_delete
 from django.dispatch import receiver
 
 from .changes import Change, deleted_change, record
+from .moves import remember, remembered
 from .observer import ModelObserver
 from .registry import observers, observers_for
 
@@ -33,6 +36,8 @@ def connect(observer: ModelObserver) -> None:
     model = observer.model
     label = observer.label
     post_save.connect(_saved, sender=model, dispatch_uid=f"wsrpc-observe-save-{label}")
+    if observer.topic_fields:
+        post_init.connect(_loaded, sender=model, dispatch_uid=f"wsrpc-observe-init-{label}")
     pre_delete.connect(_deleting, sender=model, dispatch_uid=f"wsrpc-observe-delete-{label}")
     for through, name in observer.m2m_fields.items():
         m2m_changed.connect(_m2m_changed, sender=through, dispatch_uid=f"wsrpc-observe-m2m-{label}-{name}")
@@ -63,7 +68,14 @@ def _saved(
         return
     for observer in observers_for(sender):
         if created or observer.publishes_update(update_fields):
-            record(Change(observer, "created" if created else "updated", instance.pk), using)
+            before = None if created else remembered(observer, instance)
+            record(Change(observer, "created" if created else "updated", instance.pk, before=before), using)
+        remember(observer, instance)
+
+
+def _loaded(sender: type[Model], instance: Model, **kwargs: object) -> None:
+    for observer in observers_for(sender):
+        remember(observer, instance)
 
 
 def _deleting(sender: type[Model], instance: Model, using: str, **kwargs: object) -> None:

@@ -284,3 +284,34 @@ async def test_a_topic_rule_decides_who_watches_which_row() -> None:
             assert (event["topic"], event["data"]["data"]["title"]) == (f"articles.{live.pk}", "still live")
         finally:
             await client.close()
+
+
+# W005: observed topics no row touches --------------------------------------------------
+
+
+def w005_for_articles() -> list[str]:
+    return [m.msg for m in run_checks(databases=["default"]) if m.id == "wsrpc_app.W005" and m.obj is Article]
+
+
+@pytest.mark.django_db
+def test_w005_observed_topics_no_row_touches() -> None:
+    Topic.objects.filter(name__startswith="articles").delete()
+    assert w005_for_articles() == [
+        "No Topic row touches 'articles', where the changes of observed.Article are published: "
+        "only superusers may subscribe to them.",
+        "No Topic row touches 'articles.*', where the changes of observed.Article are published: "
+        "only superusers may subscribe to them.",
+    ]
+    Topic.objects.create(name="articles.7")  # touches articles.*: someone may watch some of them
+    Topic.objects.create(name="#")  # touches everything
+    assert w005_for_articles() == []
+
+
+@pytest.mark.django_db
+def test_w005_not_when_rules_or_the_policy_may_grant() -> None:
+    Topic.objects.filter(name__startswith="articles").delete()
+    with override_settings(WSRPC={"TOPIC_DEFAULT_POLICY": "allow"}):
+        assert w005_for_articles() == []
+    with override_settings(WSRPC={"TOPIC_RULES": ["tests.observers.test_declaring.live_articles_only"]}):
+        assert w005_for_articles() == []
+    assert [m.id for m in run_checks() if m.id == "wsrpc_app.W005"] == []  # only with --database

@@ -26,6 +26,8 @@ E012           a ``Topic`` row has a history size or lifetime out of range
 E013           ``TRUSTED_PROXIES`` is not a list of IP addresses or networks
 E014           an ``OBSERVERS`` entry cannot be made into a model observer
                (``wsrpc_app.observers.checks``)
+W005           no ``Topic`` row touches the topics a model observer publishes
+               to (``manage.py check --database default``)
 E015           ``PROGRESS_RATE`` is not a number of at least 10 (a second) or None
 E016           a ``TOPIC_RULES`` entry does not import or is not callable
 E017           ``DISCONNECT_ON`` is not a list of "logout", "deactivate",

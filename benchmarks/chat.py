@@ -88,8 +88,6 @@ class Options(PublishOptions):
     members: int = DEFAULTS["members"]
     #: Messages each member publishes per run.
     messages: int = DEFAULTS["messages"]
-    runs: int = DEFAULTS["runs"]
-    modes: tuple[str, ...] = MODES
     peers: tuple[Peer, ...] = CHAT_PEERS
     #: Steady mode: messages per second each member publishes.
     rate: float = 2.0

@@ -62,6 +62,9 @@ def event_frame_bytes(topic: str) -> int:
 class PublishOptions(SharedOptions):
     """The options of the workloads that publish and count deliveries (W4, W6), beyond every workload's."""
 
+    #: Runs per peer and mode.
+    runs: int = 3
+    modes: tuple[str, ...] = MODES
     #: Seconds a run may take beyond its publishing schedule before what is missing counts as lost.
     timeout: float = 30.0
     #: Seconds between the last subscription and the first publish.

@@ -77,8 +77,6 @@ class Options(PublishOptions):
 
     subscribers: int = DEFAULTS["subscribers"]
     events: int = DEFAULTS["events"]
-    runs: int = DEFAULTS["runs"]
-    modes: tuple[str, ...] = MODES
     peers: tuple[Peer, ...] = PEERS
     #: Events per second in steady mode (× 500 subscribers: 10,000 deliveries/s, well within what wsrpc serves).
     rate: float = 20.0

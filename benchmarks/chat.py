@@ -6,8 +6,9 @@ on both processes and its messages cross Redis. Each member subscribes to its
 room's topic (``bench.room.<r>``, which the ``Topic`` row ``bench.room.*``
 opens to anyone) and publishes ``--messages`` messages there (10), each
 ~100 bytes of JSON carrying the sender's sequence number in the room and its
-send time (``perf_counter_ns``). Every member of the room gets every
-message, its sender too (the echo a chat client shows as sent): ``--members``
+send time (``perf_counter_ns``); ``--senders N``: only the first N members
+of each room publish. Every member of the room gets every message, its
+sender too (the echo a chat client shows as sent): ``--members``
 deliveries per publish. Two modes:
 
 - ``steady``: every member publishes ``--rate`` messages a second (2), the
@@ -86,8 +87,10 @@ class Options(PublishOptions):
 
     rooms: int = DEFAULTS["rooms"]
     members: int = DEFAULTS["members"]
-    #: Messages each member publishes per run.
+    #: Messages each member that publishes publishes per run.
     messages: int = DEFAULTS["messages"]
+    #: Members of each room that publish, the first ones (0: every member).
+    senders: int = 0
     peers: tuple[Peer, ...] = CHAT_PEERS
     #: Steady mode: messages per second each member publishes.
     rate: float = 2.0
@@ -95,13 +98,13 @@ class Options(PublishOptions):
     window: int = 1
 
     @property
-    def members_total(self) -> int:
-        return self.rooms * self.members
+    def senders_per_room(self) -> int:
+        return self.senders or self.members
 
     @property
     def publishes(self) -> int:
         """Publishes per run."""
-        return self.members_total * self.messages
+        return self.rooms * self.senders_per_room * self.messages
 
     @property
     def topics(self) -> tuple[HistoryTopic, ...]:
@@ -118,6 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--messages", type=int, help=f"messages each member publishes per run (default {DEFAULTS['messages']})"
     )
+    parser.add_argument("--senders", type=int, default=0, help="members of each room that publish (default all)")
     parser.add_argument(
         "--duration", type=float, help="steady mode's length in seconds instead of --messages (rate × duration each)"
     )
@@ -161,14 +165,17 @@ def options_from(args: argparse.Namespace) -> Options:
         rooms=args.rooms or sizes["rooms"],
         members=args.members or sizes["members"],
         messages=messages,
+        senders=args.senders,
         runs=args.runs or sizes["runs"],
         rate=args.rate,
         window=args.window,
         **shared,
     )
     sizes_ok = options.rooms >= 1 and options.members >= 2 and options.messages >= 1 and options.runs >= 1
-    if not sizes_ok or options.rate <= 0 or options.window < 1:
-        raise SystemExit("need at least 1 room of 2 members, 1 message, 1 run, a positive rate and window")
+    if not sizes_ok or not 0 <= options.senders <= options.members or options.rate <= 0 or options.window < 1:
+        raise SystemExit(
+            "need at least 1 room of 2 members, at most --members senders, 1 message, 1 run, a positive rate and window"
+        )
     return options
 
 
@@ -183,6 +190,8 @@ class Plan:
     urls: tuple[str, ...]
     topics: tuple[str, ...]
     members: int
+    #: The first ``senders`` members of each room publish ``messages`` messages each.
+    senders: int
     messages: int
     mode: str
     rate: float
@@ -198,6 +207,7 @@ class Plan:
             urls=tuple(addresses[(room + member) % len(addresses)] for room, member in places),
             topics=tuple(f"{prefix}.{room}" for room, _ in places),
             members=options.members,
+            senders=options.senders_per_room,
             messages=options.messages,
             mode=mode,
             rate=options.rate,
@@ -214,6 +224,15 @@ class Plan:
         if self.mode != "steady":
             return 0.0
         return (message + index / len(self.urls)) / self.rate
+
+    @property
+    def per_room(self) -> int:
+        """Messages published to each room: every member should get them all."""
+        return self.senders * self.messages
+
+    def sends(self, index: int) -> bool:
+        """Whether member ``index`` publishes."""
+        return index % self.members < self.senders
 
     def seq(self, index: int, message: int) -> int:
         """A message's number in its room: the sender's place in the room, then its count."""
@@ -245,7 +264,7 @@ class PythonMembers:
     def __init__(self, plan: Plan, dialect: Dialect) -> None:
         self.plan = plan
         self.dialect = dialect
-        self.tally = Tally(plan.members * plan.messages, len(plan.urls))
+        self.tally = Tally(plan.per_room, len(plan.urls))
         self.connections: list[Connection] = []
         self.publishers: list[Publisher] = []
 
@@ -272,7 +291,8 @@ class PythonMembers:
         await publisher.wait_answered()
 
     async def publish(self) -> None:
-        tasks = [asyncio.ensure_future(self._member(i, p)) for i, p in enumerate(self.publishers)]
+        senders = [(i, p) for i, p in enumerate(self.publishers) if self.plan.sends(i)]
+        tasks = [asyncio.ensure_future(self._member(i, p)) for i, p in senders]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -396,7 +416,7 @@ def compare(options: Options) -> list[Series[RunResult]]:
         options.peers,
         PROCESSES,
         redis_url=options.redis_url,
-        events=options.members * options.messages,
+        events=options.senders_per_room * options.messages,
         profile_dir=options.profile_dir,
         keep_logs=options.keep_logs,
         topics=options.topics,
@@ -441,15 +461,16 @@ def _delivery_us(run: RunResult) -> float:
 def render(results: Sequence[Series[RunResult]], options: Options, command: str, env: dict[str, str]) -> str:
     """The Markdown section of RESULTS.md for these results."""
     offered = options.publishes / options.messages * options.rate
+    senders = "every member" if options.senders_per_room == options.members else f"{options.senders} per room"
     lines = [
         *report.heading("W6 chat", command, env),
         f"- Workload: {options.rooms} rooms × {options.members} members on {PROCESSES} server processes (every room "
-        f"on both), every member publishing {options.messages} messages per run to its room "
+        f"on both), {senders} publishing {options.messages} messages per run to its room "
         f"({options.publishes:,} publishes, {options.publishes * options.members:,} deliveries: every member gets "
         f"every message of its room, its own too), {PAYLOAD_BYTES} bytes of JSON data per message "
         f"({event_frame_bytes(f'{ROOMS}.0')}-byte `rpc.event` frame), each member's window {options.window} "
         f"publish(es); steady mode at {options.rate:g} messages/s per member ({offered:,.0f} publishes/s offered), "
-        f"burst: every member at once. {options.runs} run(s) per cell: median (min–max).",
+        f"burst: all at once. {options.runs} run(s) per cell: median (min–max).",
         "",
     ]
     headers = [

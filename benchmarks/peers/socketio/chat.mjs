@@ -4,7 +4,7 @@
 //
 // Run: node chat.mjs CONFIG, CONFIG a JSON object (benchmarks/chat.py's Plan):
 //   urls: [url, ...] and topics: [topic, ...] (one socket each, room by room), members (per room),
-//   messages (each member publishes), mode ("burst" or "steady"), rate (messages/s per member, steady),
+//   senders (the first members of each room, who publish), messages (each sender publishes), mode ("burst" or "steady"), rate (messages/s per member, steady),
 //   window (publishes a member leaves unacknowledged at most), concurrency (sockets connecting at once).
 // Prints {"ready": t} once every socket is in its room; on "publish" (stdin), every member publishes,
 // then {"publishedAll": t} once every publish is acknowledged; {"complete": t} once every member has every
@@ -16,8 +16,8 @@ import { Tally, inBatches, now, payload, say, serve, windowOf } from "./common.m
 
 const config = JSON.parse(process.argv[2]);
 const count = config.urls.length;
-// Messages of one room: each member's are numbered from its place in the room.
-const perRoom = config.members * config.messages;
+// Messages of one room: each sender's are numbered from its place in the room.
+const perRoom = config.senders * config.messages;
 const tally = Object.assign(new Tally(perRoom * count), {
   dropped: 0,
   published: 0,
@@ -77,7 +77,8 @@ say({ ready: now() });
 await serve({
   publish: async () => {
     const start = now();
-    await Promise.all(members.map((m) => publishAll(m, start)));
+    const senders = members.filter(({ index }) => index % config.members < config.senders);
+    await Promise.all(senders.map((m) => publishAll(m, start)));
     say({ publishedAll: now() });
   },
   report: () => {

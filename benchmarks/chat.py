@@ -580,10 +580,12 @@ def _problems(results: Sequence[Series[RunResult]]) -> list[str]:
         errors = sum(r.publish_errors for r in s.runs)
         dropped = sum(r.dropped_connections for r in s.runs)
         duplicates = sum(r.duplicates for r in s.runs)
+        stray = sum(r.stray for r in s.runs)
         incomplete = [r.incomplete for r in s.runs if r.incomplete]
-        if errors or dropped or duplicates or incomplete:
+        if errors or dropped or duplicates or stray or incomplete:
             text = f"- `{s.peer.name}` {s.mode}: {errors} publish error(s), {dropped} dropped connection(s), "
-            text += f"{duplicates} duplicate(s)" + (f"; {incomplete[0]}" if incomplete else "") + "."
+            text += f"{duplicates} duplicate(s), {stray} stray frame(s)"
+            text += (f"; {incomplete[0]}" if incomplete else "") + "."
             lines.append(text)
     return [*lines, ""] if lines else []
 

@@ -321,17 +321,17 @@ class Publisher:
         if not self._all_answered.is_set():
             raise ConnectionError("the publisher's connection closed with requests unanswered")
 
-    def received(self, frame: bytes) -> None:
-        """Count ``frame`` if it answers a publish; anything else is ignored."""
+    def received(self, frame: bytes) -> bool:
+        """Count ``frame`` if it answers a publish; whether it did (anything else is left alone)."""
         if self.dialect is None:
             reply = orjson.loads(frame)
-            if "id" not in reply:
-                return
+            if not isinstance(reply, dict) or "id" not in reply:
+                return False
             error = reply.get("error")
         else:
             parsed = self.dialect.parse(frame)
             if parsed.request_id is None:
-                return
+                return False
             error = None if parsed.ok and parsed.result is not False else parsed.result
         self.answered += 1
         self.last_answered_ns = time.perf_counter_ns()
@@ -340,3 +340,4 @@ class Publisher:
         self._free.release()
         if self.answered >= self.sent:
             self._all_answered.set()
+        return True

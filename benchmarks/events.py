@@ -133,12 +133,12 @@ class Tally:
         self.complete = asyncio.Event()
 
     def listen(
-        self, connection: Connection, dialect: Dialect = JSONRPC, other: Callable[[bytes], None] | None = None
+        self, connection: Connection, dialect: Dialect = JSONRPC, other: Callable[[bytes], bool] | None = None
     ) -> None:
         """Record every event ``connection`` receives from now on (answering it, where ``dialect`` wants that).
 
-        Any other frame (a reply, when the subscriber also publishes) goes to
-        ``other``; without it, it counts as stray.
+        Any other frame goes to ``other`` (a publisher's, when the subscriber
+        also publishes), and counts as stray unless ``other`` takes it.
         """
         seen = bytearray(self.events)
         loads, clock, latencies = orjson.loads, time.perf_counter_ns, self.latencies
@@ -156,9 +156,7 @@ class Tally:
                 seq, sent = data["seq"], data["t"]
                 repeated = seen[seq]
             except (KeyError, TypeError, IndexError, orjson.JSONDecodeError):
-                if other is not None:
-                    other(frame)
-                else:
+                if other is None or not other(frame):
                     self.stray += 1
                 return
             if repeated:

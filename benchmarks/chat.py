@@ -424,7 +424,13 @@ def compare(options: Options) -> list[Series[RunResult]]:
     with fleet, asyncio.Runner(loop_factory=loop_factory(options.loop)) as runner:
         warmup = dataclasses.replace(options, rooms=min(options.rooms, 5), messages=2, settle=0.0)
         for peer in options.peers:
-            runner.run(measure(peer, fleet.processes(peer), warmup, "burst"))
+            result = runner.run(measure(peer, fleet.processes(peer), warmup, "burst"))
+            if result.failures:
+                progress(
+                    f"{peer.name}: the warm-up lost {result.lost} of {result.expected} deliveries, "
+                    f"{result.publish_errors} publish error(s), {result.dropped_connections} dropped connection(s)"
+                    + (f": {result.incomplete}" if result.incomplete else "")
+                )
 
         def one(peer: Peer, mode: str) -> Coroutine[Any, Any, RunResult]:
             return measure(peer, fleet.processes(peer), options, mode)

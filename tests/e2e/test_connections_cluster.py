@@ -610,3 +610,17 @@ async def test_connections_that_vanish_leave_no_id_entry_or_call_behind(cluster:
         for key in ("connections", "presence_entries", "pending_calls", "routes", "user_routes"):
             assert after[key] == before[key], (key, before, after)
         assert [c["connection"] for c in (await observer.result("rpc.presence", [topic]))["clients"]] == [observer.id]
+
+
+async def test_call_user_does_not_wait_for_a_process_without_their_connections(
+    cluster: Cluster, ann_token: str
+) -> None:
+    """Process b has none of ann's connections: it says so, and the call ends with a's answer, not its timeout."""
+    async with client(cluster.a, answers={"confirm": lambda params: "yes"}, **by_token(ann_token)) as only:
+        async with asyncio.timeout(40):
+            outcomes = await server_code(
+                cluster,
+                "outcomes = wsrpc_app.call_user(User.objects.get(username='ann'), 'confirm', timeout=120)\n"
+                "result = {connection: outcome(value) for connection, value in outcomes.items()}",
+            )
+    assert outcomes == {only.id: {"result": "yes"}}

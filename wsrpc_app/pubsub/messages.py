@@ -352,7 +352,8 @@ def _reply(message: Mapping[str, object]) -> ReplyMessage:
     listed = None
     if isinstance(connections, list) and all(isinstance(c, str) for c in connections):
         listed = [str(c) for c in connections]
-    if isinstance(group, str) and isinstance(call, str) and optional is not None and (connections is None or listed):
+    well_formed = connections is None or listed is not None
+    if isinstance(group, str) and isinstance(call, str) and optional is not None and well_formed:
         return reply_message(
             group,
             call,

@@ -22,9 +22,11 @@ On Redis, under the channel layer's key prefix (times from Redis' clock):
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -63,23 +65,32 @@ class PresenceStore(Protocol):
 
 
 class MemoryPresence:
-    """Presence in this process's memory; safe from several threads."""
+    """Presence in this process's memory; safe from several threads.
+
+    Its "processes" are the hubs of this process's event loops: a hub whose
+    loop closed is gone at once, whatever its last heartbeat (tests run one
+    loop after another).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._processes: dict[str, float] = {}
+        self._loops: dict[str, weakref.ref[asyncio.AbstractEventLoop]] = {}
         self._topics: dict[str, dict[str, str]] = {}
 
     async def heartbeat(self, marker: str, ttl: float) -> bool:
+        loop = weakref.ref(asyncio.get_running_loop())
         with self._lock:
             now = time.monotonic()
             new = self._processes.get(marker, 0.0) < now
             self._processes[marker] = now + ttl
+            self._loops[marker] = loop
             return new
 
     async def retire(self, marker: str) -> None:
         with self._lock:
             self._processes.pop(marker, None)
+            self._loops.pop(marker, None)
 
     async def processes(self) -> list[str]:
         with self._lock:
@@ -87,7 +98,11 @@ class MemoryPresence:
 
     def _living(self) -> list[str]:
         now = time.monotonic()
-        return sorted(marker for marker, until in self._processes.items() if until >= now)
+        for marker, until in list(self._processes.items()):
+            loop = self._loops[marker]()
+            if loop is None or loop.is_closed() or until < now:
+                del self._processes[marker], self._loops[marker]
+        return sorted(self._processes)
 
     async def add(self, topic: str, entries: Mapping[str, str], ttl: float) -> None:
         with self._lock:

@@ -624,3 +624,26 @@ async def test_call_user_does_not_wait_for_a_process_without_their_connections(
                 "result = {connection: outcome(value) for connection, value in outcomes.items()}",
             )
     assert outcomes == {only.id: {"result": "yes"}}
+
+
+async def test_presence_comes_back_after_redis_lost_it(cluster: Cluster, redis_url: str) -> None:
+    """Redis restarted empty (here: this cluster's presence keys deleted): each process writes its entries again."""
+    from redis.asyncio import Redis
+
+    topic = room(cluster, "lost")
+    prefix = cluster.env["WSRPC_TEST_LAYER_PREFIX"]
+    async with client(cluster.a) as on_a, client(cluster.b) as on_b:
+        await on_a.subscribe(topic)
+        await on_b.subscribe(topic)
+        redis = Redis.from_url(redis_url)
+        try:
+            await redis.delete(f"{prefix}:wsrpc:procs", f"{prefix}:wsrpc:{{{topic}}}:p")
+        finally:
+            await redis.aclose()
+        expected = sorted([on_a.id, on_b.id])
+        async with asyncio.timeout(PRESENCE_TTL + 2):  # the next heartbeat, a third of it away
+            while True:
+                listed = [c["connection"] for c in (await on_b.result("rpc.presence", [topic]))["clients"]]
+                if listed == expected:
+                    break
+                await asyncio.sleep(0.2)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -99,6 +99,22 @@ async def closed_with(peer: Peer) -> dict[str, Any]:
     while output["type"] != "websocket.close":
         output = await peer.ws.receive_output(timeout=2)
     return output
+
+
+@pytest.fixture(autouse=True)
+def db_cleanup_restored() -> Iterator[None]:
+    """Put back ``channels.db.close_old_connections`` after the test.
+
+    Each communicator's ``receive_output`` swaps it for a no-op with
+    ``mock.patch`` while it waits; the clients here wait concurrently, so the
+    patches unwind out of order and the no-op would stay for the rest of the
+    session (and later tests would never see stale connections closed).
+    """
+    import channels.db
+
+    original = channels.db.close_old_connections
+    yield
+    channels.db.close_old_connections = original
 
 
 @pytest.fixture

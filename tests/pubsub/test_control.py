@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
@@ -284,3 +285,18 @@ async def test_connections_describes_every_live_connection(users: tuple[Any, Any
     assert described[anonymous.id]["user"] is None and described[anonymous.id]["process"] == hub.marker
     assert described[peer.id]["since"].endswith("Z")
     assert hub.calls == {}
+
+
+async def test_a_subscription_server_code_made_outlives_permission_changes(users: tuple[Any, Any], news: None) -> None:
+    ann, _ = users
+    async with client(ann) as own, client(ann) as made:
+        await own.result("rpc.subscribe", {"topic": "news.today"})
+        await asubscribe_user(ann, "news.today")  # own was subscribed already: now it is server code's too
+        assert (await made.notification())["method"] == "rpc.subscribed"
+        await database_sync_to_async(make_topic)("news.#")  # nobody may subscribe any more
+        from wsrpc_app import arefresh_permissions
+
+        await arefresh_permissions()
+        await apublish("news.today", "still here")
+        for peer in (own, made):
+            assert (await peer.notification())["params"] == {"topic": "news.today", "data": "still here"}

@@ -231,7 +231,10 @@ class Member:
 
     async def subscribe_by_server(self, name: str) -> None:
         """Subscribe on server code's order, whatever the permissions, and tell the client (``rpc.subscribed``)."""
-        if self.closed or name in self.names:
+        if self.closed:
+            return
+        if name in self.names:
+            self.granted.add(name)  # subscribed already: from now on server code's to end
             return
         result = await self.subscribe(name, check=False)
         self.granted.add(name)

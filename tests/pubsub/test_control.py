@@ -14,8 +14,9 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 
-from tests.support.pubsub import PATH, Peer, fresh_permissions, make_topic  # noqa: F401
+from tests.support.pubsub import PATH, Peer, fresh_permissions, make_topic, wsrpc  # noqa: F401
 from wsrpc_app import (
     acall_connection,
     acall_user,
@@ -28,7 +29,7 @@ from wsrpc_app import (
 from wsrpc_app.consumers import RpcConsumer
 from wsrpc_app.core.errors import NoSuchTopic, PeerDisconnected, RpcError
 from wsrpc_app.pubsub.control import aconnections
-from wsrpc_app.pubsub.process import get_hub
+from wsrpc_app.pubsub.process import get_hub, presence_store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -300,3 +301,15 @@ async def test_a_subscription_server_code_made_outlives_permission_changes(users
         await apublish("news.today", "still here")
         for peer in (own, made):
             assert (await peer.notification())["params"] == {"topic": "news.today", "data": "still here"}
+
+
+async def test_call_user_waits_for_a_process_that_died_at_most_presence_ttl(users: tuple[Any, Any]) -> None:
+    ann, _ = users
+    with override_settings(WSRPC=wsrpc(PRESENCE_TTL=0.5)):
+        async with client(ann, echo) as peer, serving(peer):
+            store = presence_store()
+            assert store is not None
+            await store.heartbeat("0123456789ab", 30)  # a process that died without cleaning up
+            async with asyncio.timeout(10):  # its own timeout (60 s) would fail this
+                outcomes = await acall_user(ann, "client.ask", timeout=60)
+    assert outcomes == {peer.id: {"echo": None}}

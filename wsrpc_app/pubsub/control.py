@@ -13,8 +13,8 @@ out by the hub of the process that holds the connection (:mod:`.orders`).
 Replies come back to the caller's hub; a call waits at most its timeout,
 and its pending entry goes with it. A call to a user asks every living
 process (:mod:`.presence_store`) which of its connections will answer; a
-process killed less than ``PRESENCE_TTL`` ago cannot say, and the call then
-waits out its timeout.
+process killed less than ``PRESENCE_TTL`` ago cannot say: the call waits
+for it at most ``PRESENCE_TTL`` seconds (or its timeout, if shorter).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ..core import protocol
 from ..core.errors import CloseCode, PeerDisconnected, RpcError
 from ..core.topics import validate_pattern
 from ..core.types import JSON, JSONObject, Params, Timeout
+from .attendance import presence_ttl
 from .hub import Hub
 from .messages import ReplyMessage, command_message, process_group, user_group
 from .process import channel_layer, get_hub, presence_store
@@ -253,6 +254,14 @@ async def acall_user(
         if gathering.done:
             complete.set()
 
+    def give_up_on_silent_processes() -> None:
+        # A process that has not said which connections will answer by now died since it was
+        # last heard of: its entry in the store is about to expire.
+        gathering.processes.clear()
+        if gathering.done:
+            complete.set()
+
+    watchdog = asyncio.get_running_loop().call_later(presence_ttl(), give_up_on_silent_processes)
     with _Waiting(hub, receive) as call:
         try:
             async with asyncio.timeout(seconds):
@@ -262,6 +271,8 @@ async def acall_user(
                     await complete.wait()
         except TimeoutError:
             pass
+        finally:
+            watchdog.cancel()
     return gathering.outcomes(lambda: TimeoutError("the client did not answer in time"))
 
 

@@ -85,11 +85,11 @@ rpc.on("open", () => (opens += 1));
 rpc.on("resubscribed", ({ topics }) => {
   if (opens < 2) return; // the first connection: nothing to renew yet
   activity(`subscriptions renewed: ${topics.join(", ")}`, "ok");
-  for (const topic of topics) systemMessage("reconnected — subscription renewed", topic);
+  for (const topic of topics.filter(isChatTopic)) systemMessage("reconnected — subscription renewed", topic);
 });
 rpc.on("unsubscribed", ({ topic, reason }) => {
   activity(`the server ended the subscription to ${topic}: ${reason}`, "error");
-  systemMessage(`unsubscribed from ${topic}: ${reason}`, topic);
+  if (isChatTopic(topic)) systemMessage(`unsubscribed from ${topic}: ${reason}`, topic);
 });
 showState({ state: rpc.state });
 
@@ -120,6 +120,8 @@ const TOPICS = {
   },
 };
 let current = "chat.lobby";
+// The chat's tabs; the page subscribes to other topics too ("todos").
+const isChatTopic = (topic) => Object.hasOwn(TOPICS, topic);
 
 const nameInput = $("#chat-name");
 nameInput.value = localStorage.getItem("wsrpc-demo-name") ?? `guest-${CLIENT.slice(0, 4)}`;

@@ -63,7 +63,7 @@ from .node import NodeClient
 from .peers import CHAT_PEERS, SOCKETIO_DIR, Peer
 from .processes import PeerProcess, cpu_seconds
 from .stats import Series
-from .topics import HistoryTopic
+from .topics import TopicRow
 
 __all__ = ["MODES", "Options", "Plan", "add_arguments", "compare", "main", "measure", "render"]
 
@@ -107,11 +107,11 @@ class Options(PublishOptions):
         return self.rooms * self.senders_per_room * self.messages
 
     @property
-    def topics(self) -> tuple[HistoryTopic, ...]:
+    def topics(self) -> tuple[TopicRow, ...]:
         """The Topic rows wsrpc's servers need: the rooms, and the rooms with history when a peer uses them."""
-        rows = [HistoryTopic(f"{ROOMS}.*", 0, self.history_ttl)]
+        rows = [TopicRow(f"{ROOMS}.*", 0, self.history_ttl)]
         if any(peer.history for peer in self.peers):
-            rows.append(HistoryTopic(f"{HISTORY_ROOMS}.*", self.history_size, self.history_ttl))
+            rows.append(TopicRow(f"{HISTORY_ROOMS}.*", self.history_size, self.history_ttl))
         return tuple(rows)
 
 

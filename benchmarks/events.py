@@ -25,7 +25,7 @@ import orjson
 from .client import Connection
 from .dialects import JSONRPC, Dialect
 from .harness import SharedOptions, Usage, add_shared_arguments, difference, modes_from, shared_options
-from .peers import HISTORY_SUFFIX, Peer, select_peers, with_history_beside
+from .peers import HISTORY_SUFFIX, PRESENCE_SUFFIX, Peer, select_peers, with_variants_beside
 from .stats import percentile
 
 __all__ = [
@@ -74,10 +74,18 @@ class PublishOptions(SharedOptions):
     #: The Topic row of what the ``+history`` peers publish to: events kept and for how long (seconds).
     history_size: int = 1000
     history_ttl: int = 300
+    #: The Topic row of what the ``+presence`` peers publish to: subscribers also get ``rpc.join`` / ``rpc.leave``.
+    join_leave: bool = True
 
 
-def add_publish_arguments(parser: argparse.ArgumentParser, peers: tuple[Peer, ...], *, history: str) -> None:
-    """:class:`PublishOptions`' options, ``--modes`` and every workload's (``history``: what ``+history`` peers use)."""
+def add_publish_arguments(
+    parser: argparse.ArgumentParser, peers: tuple[Peer, ...], *, history: str, presence: str | None = None
+) -> None:
+    """:class:`PublishOptions`' options, ``--modes`` and every workload's.
+
+    ``history``: what the ``+history`` peers use; ``presence``, when the
+    workload has ``+presence`` peers: what they use.
+    """
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: burst, steady (default both)")
     parser.add_argument("--timeout", type=float, default=PublishOptions.timeout, help="seconds a run may overrun")
     parser.add_argument(
@@ -97,6 +105,19 @@ def add_publish_arguments(parser: argparse.ArgumentParser, peers: tuple[Peer, ..
     )
     parser.add_argument("--history-size", type=int, default=PublishOptions.history_size, help="events kept")
     parser.add_argument("--history-ttl", type=int, default=PublishOptions.history_ttl, help="seconds they are kept")
+    if presence is not None:
+        parser.add_argument(
+            "--presence",
+            action="store_true",
+            help=f"also run every wsrpc peer on {presence} with presence, as <peer>{PRESENCE_SUFFIX} "
+            "(or name such peers in --peers)",
+        )
+        parser.add_argument(
+            "--no-join-leave",
+            dest="join_leave",
+            action="store_false",
+            help="the presence topic's subscribers get no rpc.join / rpc.leave (join_leave off)",
+        )
     add_shared_arguments(parser, peers, redis=True)
 
 
@@ -104,17 +125,20 @@ def publish_options(args: argparse.Namespace, peers: tuple[Peer, ...]) -> dict[s
     """What :func:`add_publish_arguments` read, as keyword arguments of a workload's options.
 
     ``peers`` are those of ``--peers`` among ``peers`` that can run here, each
-    wsrpc one followed by itself on history with ``--history``.
+    wsrpc one followed by itself on history with ``--history`` and on presence
+    with ``--presence``.
     """
     chosen = select_peers(args.peers, peers)
+    variants = [variant for variant in ("history", "presence") if getattr(args, variant, False)]
     return {
         "modes": modes_from(args.modes, MODES),
-        "peers": with_history_beside(chosen) if args.history else chosen,
+        "peers": with_variants_beside(chosen, variants),
         "timeout": args.timeout,
         "settle": args.settle,
         "profile_dir": args.profile,
         "history_size": args.history_size,
         "history_ttl": args.history_ttl,
+        "join_leave": getattr(args, "join_leave", PublishOptions.join_leave),
         **shared_options(args),
     }
 
@@ -202,6 +226,8 @@ class RunResult:
     #: Publishes answered with a result, and the seconds from the first publish to the last answer.
     published: int = 0
     publishing_s: float = 0.0
+    #: On a topic with presence: the connections ``rpc.presence_stats`` counted once everyone had subscribed.
+    present: int | None = None
 
     @classmethod
     def of(
@@ -222,6 +248,7 @@ class RunResult:
         before: Usage,
         after: Usage,
         client_cpu_s: float | None = None,
+        present: int | None = None,
     ) -> RunResult:
         """A run's result from its counts (latencies in ns, times ``perf_counter_ns``) and the CPU used meanwhile.
 
@@ -253,6 +280,7 @@ class RunResult:
             window_s=after.wall - before.wall,
             published=published,
             publishing_s=(last_answered_ns - first_sent_ns) / 1e9 if published and first_sent_ns else 0.0,
+            present=present,
         )
 
     @property

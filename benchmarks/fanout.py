@@ -17,6 +17,17 @@ and an epoch. The report then sets each such peer's server CPU per delivery
 beside the same peer's without history (issue 12's target: at most 1.25×,
 nothing lost).
 
+With ``--presence``, every wsrpc peer also runs as ``<peer>+presence``,
+publishing to ``bench.presence``, a topic whose ``Topic`` row has presence
+(and ``join_leave``, unless ``--no-join-leave``), so every subscriber is
+recorded in presence (and, with join_leave, every other subscriber gets an
+``rpc.join`` for it; the run waits for those to stop arriving before it
+publishes, so they are not counted). Before publishing, the run asks the
+server ``rpc.presence_stats`` and keeps the count. The report then sets each
+such peer's server CPU per delivery and deliveries/s beside the same peer's
+without presence. ``--history --presence`` runs both variants beside each
+peer; ``<peer>+history+presence`` in ``--peers`` runs one on a topic with both.
+
 Measured per run: deliveries per second (events × subscribers delivered, over
 the time from the first publish to the last delivery), p50/p99 latency
 (receive time − send time), and lost events: a run ends at a deadline and
@@ -51,16 +62,18 @@ from .events import (
     publish_options,
 )
 from .harness import Fleet, Usage, loop_factory, measure_rounds, other_load, redis_version
-from .peers import PEERS, Peer
+from .peers import PEERS, VARIANTS, Peer
 from .stats import Series
-from .topics import HistoryTopic
+from .topics import TopicRow
 
 __all__ = ["MODES", "Options", "RunResult", "Series", "add_arguments", "compare", "main", "measure", "render"]
 
 #: The demo data's public topic: anyone may subscribe and publish.
 TOPIC = "chat.lobby"
-#: The same, keeping history (its Topic row is written before the servers start), for the ``+history`` peers.
+#: The same, keeping history (its Topic row is written before the servers start), for the ``+history`` peers,
+#: and with presence, for the ``+presence`` peers (:func:`topic_of`; both: ``bench.history-presence``).
 HISTORY_TOPIC = "bench.history"
+PRESENCE_TOPIC = "bench.presence"
 #: Server processes the subscribers are split over.
 PROCESSES = 2
 
@@ -84,16 +97,24 @@ class Options(PublishOptions):
     window: int = 16
 
     @property
-    def topics(self) -> tuple[HistoryTopic, ...]:
-        """The Topic rows the servers need: ``bench.history`` when a peer publishes there."""
-        if not any(peer.history for peer in self.peers):
-            return ()
-        return (HistoryTopic(HISTORY_TOPIC, self.history_size, self.history_ttl),)
+    def topics(self) -> tuple[TopicRow, ...]:
+        """The Topic rows the servers need: one for each set of variants the peers run in (none for no variant)."""
+        rows = {}
+        for peer in self.peers:
+            if peer.variants:
+                rows[peer.variants] = TopicRow(
+                    topic_of(peer),
+                    history_size=self.history_size if peer.history else 0,
+                    history_ttl=self.history_ttl,
+                    presence=peer.presence,
+                    join_leave=peer.presence and self.join_leave,
+                )
+        return tuple(rows.values())
 
 
 def topic_of(peer: Peer) -> str:
-    """The topic ``peer``'s subscribers and publisher use."""
-    return HISTORY_TOPIC if peer.history else TOPIC
+    """The topic ``peer``'s subscribers and publisher use: ``bench.<variant>[-<variant>]`` for a peer in variants."""
+    return f"bench.{'-'.join(peer.variants)}" if peer.variants else TOPIC
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rate", type=float, default=Options.rate, help="steady mode: events per second")
     parser.add_argument("--window", type=int, default=Options.window, help="publish requests in flight at most")
-    add_publish_arguments(parser, PEERS, history="a topic")
+    add_publish_arguments(parser, PEERS, history="a topic", presence="a topic")
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -150,8 +171,13 @@ async def measure(
     pids: Sequence[int | None] = (),
     dialect: Dialect = JSONRPC,
     topic: str = TOPIC,
+    presence: bool = False,
 ) -> RunResult:
-    """One run on ``topic``: connect and subscribe everyone, publish, wait for every delivery or the deadline."""
+    """One run on ``topic``: connect and subscribe everyone, publish, wait for every delivery or the deadline.
+
+    With ``presence`` (the topic has it), wait until no ``rpc.join`` has
+    arrived for ``options.settle`` seconds, then ask for ``rpc.presence_stats``.
+    """
     subscribers = await open_many(subscriber_urls)
     connections = list(subscribers)
     redis = Redis.from_url(options.redis_url)
@@ -163,6 +189,11 @@ async def measure(
         tally = Tally(options.events, len(subscribers))
         for connection in subscribers:
             tally.listen(connection, dialect)
+        present = None
+        if presence:
+            await _quiet(tally, options)
+            stats = await connections[-1].call("rpc.presence_stats", {"topic": topic})
+            present = stats["connections"]
         publisher = Publisher(
             connections[-1], topic, window=options.window, dialect=None if dialect is JSONRPC else dialect
         )
@@ -200,7 +231,22 @@ async def measure(
         incomplete=incomplete,
         before=before,
         after=after,
+        present=present,
     )
+
+
+async def _quiet(tally: Tally, options: Options) -> None:
+    """Wait until the subscribers have received no other frame (``rpc.join``) for ``options.settle`` seconds.
+
+    Those frames count as stray until then; the count starts again from 0.
+    """
+    async with asyncio.timeout(options.timeout):
+        while True:
+            seen = tally.stray
+            await asyncio.sleep(max(options.settle, 0.05))
+            if tally.stray == seen:
+                break
+    tally.stray = 0
 
 
 # The comparison ---------------------------------------------------------------
@@ -227,13 +273,15 @@ def compare(options: Options) -> list[Series[RunResult]]:
         for peer in options.peers:
             processes = fleet.processes(peer)
             urls = [p.ws_url for p in processes] * 5
-            runner.run(measure(urls, processes[0].ws_url, "burst", warmup, (), peer.dialect, topic_of(peer)))
+            runner.run(
+                measure(urls, processes[0].ws_url, "burst", warmup, (), peer.dialect, topic_of(peer), peer.presence)
+            )
 
         def one(peer: Peer, mode: str) -> Coroutine[Any, Any, RunResult]:
             processes = fleet.processes(peer)
             urls = [processes[i % len(processes)].ws_url for i in range(options.subscribers)]
             pids = [p.pid for p in processes]
-            return measure(urls, processes[0].ws_url, mode, options, pids, peer.dialect, topic_of(peer))
+            return measure(urls, processes[0].ws_url, mode, options, pids, peer.dialect, topic_of(peer), peer.presence)
 
         return measure_rounds(runner, options, options.peers, options.runs, one, _line, options.modes)
 
@@ -244,6 +292,8 @@ def _line(peer: Peer, mode: str, number: int, result: RunResult) -> str:
         f"{peer.name:<26} {mode:<6} run {number}: {result.deliveries_per_s:>9,.0f} deliveries/s"
         f"  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  lost {result.lost}  other load {other} cores"
     )
+    if result.present is not None:
+        text += f"  present {result.present}"
     if result.dropped_connections or result.publish_errors:
         text += f"  dropped connections {result.dropped_connections}  publish errors {result.publish_errors}"
     return text + (f"  INCOMPLETE: {result.incomplete}" if result.incomplete else "")
@@ -301,7 +351,8 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
                 ]
             )
         lines += [f"### {mode}", "", report.markdown_table(headers, rows, right=range(1, len(headers))), ""]
-    lines += _history_cost(results, options)
+    for variant in VARIANTS:
+        lines += _variant_cost(results, options, variant)
     lines += report.peer_list(options.peers)
     lines += [
         "",
@@ -320,42 +371,64 @@ def _server_us(run: RunResult) -> float:
     return run.per_delivery_us(run.server_cpu_s)
 
 
-def _history_cost(results: Sequence[Series[RunResult]], options: Options) -> list[str]:
-    """The table that sets each ``+history`` peer beside the same peer without history; empty when none ran."""
+def _variant_cost(results: Sequence[Series[RunResult]], options: Options, variant: str) -> list[str]:
+    """The table that sets each ``+<variant>`` peer beside the same peer in no variant; empty when none ran."""
+    pairs = report.variant_pairs(results, variant)
+    presence = variant == "presence"
     rows = []
-    for off, on in report.history_pairs(results):
+    for off, on in pairs:
         cpu_off, cpu_on = off.spread(_server_us), on.spread(_server_us)
-        rows.append(
-            [
-                off.peer.name,
-                on.mode,
-                cpu_off.format(1),
-                cpu_on.format(1),
-                report.ratio(cpu_on.median, cpu_off.median),
-                off.spread(lambda r: r.deliveries_per_s).format(),
-                on.spread(lambda r: r.deliveries_per_s).format(),
-                str(sum(r.lost for r in off.runs)),
-                str(sum(r.lost for r in on.runs)),
-            ]
-        )
+        rate_off, rate_on = off.spread(lambda r: r.deliveries_per_s), on.spread(lambda r: r.deliveries_per_s)
+        row = [
+            off.peer.name,
+            on.mode,
+            cpu_off.format(1),
+            cpu_on.format(1),
+            report.ratio(cpu_on.median, cpu_off.median),
+            rate_off.format(),
+            rate_on.format(),
+            report.ratio(rate_on.median, rate_off.median),
+            str(sum(r.lost for r in off.runs)),
+            str(sum(r.lost for r in on.runs)),
+        ]
+        if presence:
+            row.append(", ".join(str(r.present) for r in on.runs))
+        rows.append(row)
     if not rows:
         return []
+    topic = topic_of(pairs[0][1].peer)
     headers = [
         "peer",
         "mode",
-        "server CPU µs/delivery, history off",
-        "history on",
-        "on ÷ off (target ≤ 1.25)",
+        f"server CPU µs/delivery, {variant} off",
+        f"{variant} on",
+        "CPU on ÷ off (target ≤ 1.25)" if variant == "history" else "CPU on ÷ off",
         "deliveries/s off",
         "deliveries/s on",
+        "deliveries on ÷ off",
         "lost off",
         "lost on",
     ]
+    if presence:
+        headers.append("in presence")
+        join_leave = (
+            "subscribers also get an `rpc.join` for every later subscriber (before the first publish, not measured)"
+            if options.join_leave
+            else "no `rpc.join` / `rpc.leave` (`--no-join-leave`)"
+        )
+        what = (
+            f"`{topic}` has presence: every subscriber is recorded on both processes (refreshed while it lives); "
+            f"{join_leave}. In presence = the connections `rpc.presence_stats` counted before publishing, per run."
+        )
+    else:
+        what = (
+            f"`{topic}` keeps its last {options.history_size:,} events for {options.history_ttl} s; its events "
+            "carry an offset and an epoch (a few dozen bytes more per frame)."
+        )
     return [
-        "### History on ÷ off",
+        f"### {variant.capitalize()} on ÷ off",
         "",
-        f"`{HISTORY_TOPIC}` keeps its last {options.history_size:,} events for {options.history_ttl} s; its events "
-        "carry an offset and an epoch (a few dozen bytes more per frame). Same servers, same sizes, medians.",
+        f"{what} Same servers, same sizes, medians.",
         "",
         report.markdown_table(headers, rows, right=range(2, len(headers))),
         "",

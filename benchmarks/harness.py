@@ -31,7 +31,7 @@ from .peers import Peer
 from .processes import PeerProcess, cpu_seconds, machine_cpu_seconds
 from .profiles import Profile
 from .stats import Run, Series
-from .topics import HistoryTopic
+from .topics import TopicRow
 
 __all__ = [
     "Fleet",
@@ -186,7 +186,7 @@ class Fleet:
         events: int,
         profile_dir: Path | None = None,
         keep_logs: bool = False,
-        topics: Sequence[HistoryTopic] = (),
+        topics: Sequence[TopicRow] = (),
     ) -> None:
         self.peers = tuple(peers)
         self.topics = tuple(topics)

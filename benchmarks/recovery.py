@@ -50,7 +50,7 @@ from .harness import (
 from .peers import RECOVERY_PEERS, SOCKETIO_DIR, Peer, select_peers
 from .processes import PeerProcess, cpu_seconds
 from .stats import Series, percentile
-from .topics import HistoryTopic
+from .topics import TopicRow
 
 __all__ = ["Options", "RunResult", "add_arguments", "compare", "main", "measure", "render", "section_name", "warm_up"]
 
@@ -352,7 +352,7 @@ def compare(options: Options) -> list[Series[RunResult]]:
         redis_url=options.redis_url,
         events=options.events,
         keep_logs=options.keep_logs,
-        topics=(HistoryTopic(TOPIC, options.history_size, options.history_ttl),),
+        topics=(TopicRow(TOPIC, options.history_size, options.history_ttl),),
     )
     with fleet, asyncio.Runner(loop_factory=loop_factory(options.loop)) as runner:
         for peer in options.peers:

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .peers import HISTORY_SUFFIX
+from .peers import VARIANTS
 from .stats import Series
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "environment",
     "heading",
     "history_pairs",
+    "variant_pairs",
     "markdown_table",
     "node_versions",
     "peer_list",
@@ -170,15 +171,23 @@ def ceiling_median(series: Iterable[Series[Any]], quantity: Callable[[Any], floa
     return ceiling.spread(quantity).median if ceiling is not None else float("nan")
 
 
-def history_pairs(results: Sequence[Series[Any]]) -> list[tuple[Series[Any], Series[Any]]]:
-    """``(off, on)``: each ``<peer>+history`` series with the same peer's series of the same mode without history."""
+def variant_pairs(results: Sequence[Series[Any]], variant: str) -> list[tuple[Series[Any], Series[Any]]]:
+    """``(off, on)``: each series of a peer in ``variant`` only (a key of ``VARIANTS``) with the same peer's series
+    of the same mode in no variant."""
+    if variant not in VARIANTS:
+        raise ValueError(f"no variant {variant!r}; known: {', '.join(VARIANTS)}")
     by_name = {(s.peer.name, s.mode): s for s in results}
     pairs = []
     for on in results:
-        off = by_name.get((on.peer.name.removesuffix(HISTORY_SUFFIX), on.mode)) if on.peer.history else None
+        off = by_name.get((on.peer.base_name, on.mode)) if on.peer.variants == (variant,) else None
         if off is not None:
             pairs.append((off, on))
     return pairs
+
+
+def history_pairs(results: Sequence[Series[Any]]) -> list[tuple[Series[Any], Series[Any]]]:
+    """``(off, on)``: each ``<peer>+history`` series with the same peer's series of the same mode without history."""
+    return variant_pairs(results, "history")
 
 
 def share(seconds: float | None, window: float) -> float:

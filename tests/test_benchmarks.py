@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import chat, report, run
+from benchmarks import chat, fanout, report, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -34,6 +34,38 @@ def test_fanout_quick_run_delivers_every_event(redis_url: str, tmp_path: Path) -
     lost = [row[5] for row in rows]
     assert lost == ["0"] * len(rows), rows
     assert code == 0  # also counts publish errors and dropped connections
+
+
+def test_fanout_quick_run_with_presence_delivers_every_event_to_every_recorded_subscriber(redis_url: str) -> None:
+    peer = "wsrpc-uvicorn-pubsub"
+    argv = ["fanout", "--quick", "--peers", peer, "--presence", "--redis-url", redis_url, "--quiet-wait", "0"]
+    options = fanout.options_from(run.build_parser().parse_args(argv))
+    assert [p.name for p in options.peers] == [peer, f"{peer}+presence"]
+    (row,) = options.topics
+    assert (row.name, row.presence, row.join_leave, row.history_size) == ("bench.presence", True, True, 0)
+
+    results = fanout.compare(options)  # two wsrpc processes on Redis per peer, subscribers on both
+
+    assert [(s.peer.name, s.mode) for s in results] == [
+        (peer, "burst"),
+        (peer, "steady"),
+        (f"{peer}+presence", "burst"),
+        (f"{peer}+presence", "steady"),
+    ]
+    for series in results:
+        (result,) = series.runs
+        assert result.expected == options.events * options.subscribers
+        assert (result.delivered, result.duplicates, result.stray) == (result.expected, 0, 0), series
+        assert (result.publish_errors, result.dropped_connections, result.incomplete) == (0, 0, None), series
+        # rpc.presence_stats, asked before publishing, counted every subscriber across both processes.
+        assert result.present == (options.subscribers if series.peer.presence else None), series
+    section = fanout.render(results, options, "fanout", report.environment())
+    assert "### Presence on ÷ off" in section
+    rows = [r for r in _rows(section, (peer,)) if len(r) == 11 and r[1] in ("burst", "steady")]
+    assert [(r[1], r[8], r[9], r[10]) for r in rows] == [
+        ("burst", "0", "0", str(options.subscribers)),
+        ("steady", "0", "0", str(options.subscribers)),
+    ], rows
 
 
 CALL_PEERS = ("wsrpc-uvicorn", "websockets")

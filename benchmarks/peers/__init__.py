@@ -21,10 +21,11 @@ Peer kinds:
   (the recovery workload's, :mod:`benchmarks.failover`, and the chat workload's, :mod:`benchmarks.chat`).
 
 Each workload has its own list: :data:`PEERS` (fan-out), :data:`CALL_PEERS`,
-:data:`MEMORY_PEERS`, :data:`RECOVERY_PEERS`, :data:`CHAT_PEERS`. A wsrpc peer whose topic keeps
-history is the same peer with ``history=True`` (:func:`with_history`), named
-``<name>+history``. These are benchmark-only programs, not dependencies of
-``wsrpc_app``.
+:data:`MEMORY_PEERS`, :data:`RECOVERY_PEERS`, :data:`CHAT_PEERS`. A wsrpc peer may run in variants
+(:data:`VARIANTS`): on a topic that keeps history, the same peer with
+``history=True`` named ``<name>+history``; on a topic with presence, with
+``presence=True`` named ``<name>+presence`` (:func:`with_variant`). These
+are benchmark-only programs, not dependencies of ``wsrpc_app``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import dataclasses
 import importlib.util
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +48,17 @@ __all__ = [
     "LAYERS",
     "MEMORY_PEERS",
     "PEERS",
+    "PRESENCE_SUFFIX",
     "RECOVERY_PEERS",
     "SOCKETIO_DIR",
+    "VARIANTS",
     "Peer",
     "peer_named",
     "select_peers",
     "with_history",
     "with_history_beside",
+    "with_variant",
+    "with_variants_beside",
 ]
 
 #: Channel layer names as the settings modules take them, and what they are.
@@ -70,8 +76,13 @@ _OPTIONAL = {
 
 #: The Socket.IO peer's Node.js package: its server, the recovery workload's client, their pinned dependencies.
 SOCKETIO_DIR = Path(__file__).resolve().parent / "socketio"
+#: A wsrpc peer's variants: the :class:`Peer` field each sets, and what the peer's name gets. A variant's
+#: peer publishes to a topic whose Topic row has that feature on (history kept; presence recorded).
+VARIANTS = {"history": "+history", "presence": "+presence"}
 #: What a wsrpc peer's name gets when its topic keeps history.
-HISTORY_SUFFIX = "+history"
+HISTORY_SUFFIX = VARIANTS["history"]
+#: What a wsrpc peer's name gets when its topic has presence.
+PRESENCE_SUFFIX = VARIANTS["presence"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +100,21 @@ class Peer:
     count: int = 0
     #: wsrpc: the topic the workload uses keeps history (offsets, epochs, recovery).
     history: bool = False
+    #: wsrpc: the topic the workload uses has presence (every subscriber recorded).
+    presence: bool = False
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The :data:`VARIANTS` this peer runs in, in their order."""
+        return tuple(variant for variant in VARIANTS if getattr(self, variant))
+
+    @property
+    def base_name(self) -> str:
+        """The name of the same peer in no variant."""
+        name = self.name
+        for variant in reversed(VARIANTS):
+            name = name.removesuffix(VARIANTS[variant])
+        return name
 
     @property
     def description(self) -> str:
@@ -114,8 +140,8 @@ class Peer:
         else:
             via = LAYERS[self.layer]
         server = "daphne on uvloop (`python -m wsrpc_app.daphne`)" if self.server == "daphne-uvloop" else self.server
-        history = ", topic with history" if self.history else ""
-        return f"{what} on {server}, {via}{history}"
+        features = "".join(f", topic with {variant}" for variant in self.variants)
+        return f"{what} on {server}, {via}{features}"
 
     @property
     def dialect(self) -> Dialect:
@@ -260,34 +286,59 @@ CHAT_PEERS: tuple[Peer, ...] = (
 )
 
 
+def with_variant(peer: Peer, variant: str) -> Peer:
+    """The same wsrpc peer on a topic with ``variant`` (a key of :data:`VARIANTS`) on, named ``<name>+<variant>``."""
+    if variant not in VARIANTS:
+        raise ValueError(f"no variant {variant!r}; known: {', '.join(VARIANTS)}")
+    if peer.kind != "wsrpc":
+        raise ValueError(f"{peer.name}: only wsrpc peers run with {variant}")
+    if getattr(peer, variant):
+        return peer
+    return dataclasses.replace(peer, name=peer.name + VARIANTS[variant], **{variant: True})
+
+
 def with_history(peer: Peer) -> Peer:
     """The same wsrpc peer on a topic that keeps history, named ``<name>+history``."""
-    if peer.kind != "wsrpc":
-        raise ValueError(f"{peer.name}: only wsrpc peers keep history")
-    return peer if peer.history else dataclasses.replace(peer, name=peer.name + HISTORY_SUFFIX, history=True)
+    return with_variant(peer, "history")
 
 
-def with_history_beside(peers: tuple[Peer, ...]) -> tuple[Peer, ...]:
-    """``peers``, each wsrpc one followed by itself on a topic with history (unless already listed)."""
+def with_variants_beside(peers: tuple[Peer, ...], variants: Sequence[str]) -> tuple[Peer, ...]:
+    """``peers``, each wsrpc one in no variant followed by itself in each of ``variants`` (unless already listed)."""
     chosen: list[Peer] = []
     for peer in peers:
         if peer not in chosen:
             chosen.append(peer)
-        if peer.kind == "wsrpc" and not peer.history and with_history(peer) not in peers:
-            chosen.append(with_history(peer))
+        if peer.kind != "wsrpc" or peer.variants:
+            continue
+        for variant in variants:
+            other = with_variant(peer, variant)
+            if other not in peers and other not in chosen:
+                chosen.append(other)
     return tuple(chosen)
 
 
+def with_history_beside(peers: tuple[Peer, ...]) -> tuple[Peer, ...]:
+    """``peers``, each wsrpc one followed by itself on a topic with history (unless already listed)."""
+    return with_variants_beside(peers, ("history",))
+
+
 def peer_named(name: str, peers: tuple[Peer, ...] = PEERS) -> Peer:
-    """The peer of that name among ``peers``; ``<wsrpc peer>+history`` is that peer on a topic with history."""
+    """The peer of that name among ``peers``; ``<wsrpc peer>+history``, ``+presence`` (or both, in that order) is
+    that peer in those variants."""
     for peer in peers:
         if peer.name == name:
             return peer
-    base = name.removesuffix(HISTORY_SUFFIX)
-    if base != name:
+    base, wanted = name, []
+    for variant in reversed(VARIANTS):
+        if base.endswith(VARIANTS[variant]):
+            base = base.removesuffix(VARIANTS[variant])
+            wanted.insert(0, variant)
+    if wanted:
         for peer in peers:
             if peer.name == base and peer.kind == "wsrpc":
-                return with_history(peer)
+                for variant in wanted:
+                    peer = with_variant(peer, variant)
+                return peer
     raise KeyError(f"no peer {name!r}; known: {', '.join(p.name for p in peers)}")
 
 

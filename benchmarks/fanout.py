@@ -45,6 +45,7 @@ import functools
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 
 from . import report
@@ -187,11 +188,12 @@ async def measure(
         if failed:
             raise RuntimeError(f"{failed} of {len(subscribers)} subscriptions failed")
         tally = Tally(options.events, len(subscribers))
+        notices = _Notices()
         for connection in subscribers:
-            tally.listen(connection, dialect)
+            tally.listen(connection, dialect, other=notices.take)
         present = None
         if presence:
-            await _quiet(tally, options)
+            await _quiet(notices, len(subscribers), options)
             stats = await connections[-1].call("rpc.presence_stats", {"topic": topic})
             present = stats["connections"]
         publisher = Publisher(
@@ -235,18 +237,39 @@ async def measure(
     )
 
 
-async def _quiet(tally: Tally, options: Options) -> None:
-    """Wait until the subscribers have received no other frame (``rpc.join``) for ``options.settle`` seconds.
+class _Notices:
+    """The ``rpc.join`` / ``rpc.leave`` frames a presence topic's subscribers receive: expected, never stray."""
 
-    Those frames count as stray until then; the count starts again from 0.
+    def __init__(self) -> None:
+        self.count = 0
+
+    def take(self, frame: bytes) -> bool:
+        try:
+            method = orjson.loads(frame).get("method")
+        except (orjson.JSONDecodeError, AttributeError):
+            return False
+        if method not in ("rpc.join", "rpc.leave"):
+            return False
+        self.count += 1
+        return True
+
+
+async def _quiet(notices: _Notices, subscribers: int, options: Options) -> None:
+    """Wait for the joins of subscribing to stop coming: a quiet moment once each subscriber heard of every
+    later one, or a whole second without one (two processes may order two subscribes either way).
+
+    Those that still come later are counted apart from the run's events, never as stray.
     """
+    expected = subscribers * (subscribers - 1) // 2 if options.join_leave else 0
+    step = max(options.settle, 0.05)
+    quiet = 0.0
     async with asyncio.timeout(options.timeout):
-        while True:
-            seen = tally.stray
-            await asyncio.sleep(max(options.settle, 0.05))
-            if tally.stray == seen:
+        while quiet < 1.0:
+            seen = notices.count
+            await asyncio.sleep(step)
+            quiet = quiet + step if notices.count == seen else 0.0
+            if quiet and seen >= expected:
                 break
-    tally.stray = 0
 
 
 # The comparison ---------------------------------------------------------------

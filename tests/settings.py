@@ -73,6 +73,8 @@ WSRPC = {
     "MAX_LIFESPAN": float(os.environ.get("WSRPC_TEST_MAX_LIFESPAN", "0")) or None,
     "MIDDLEWARES": [path for path in os.environ.get("WSRPC_TEST_MIDDLEWARES", "").split(",") if path],
     "ALLOW_NO_ORIGIN": os.environ.get("WSRPC_TEST_ALLOW_NO_ORIGIN", "1") == "1",
+    # The scrapers' token of wsrpc/metrics/ (tests/metrics); unset means None.
+    "METRICS_TOKEN": os.environ.get("WSRPC_TEST_METRICS_TOKEN") or None,
     # Comma-separated; unset means None (the hosts of ALLOWED_HOSTS).
     "ALLOWED_ORIGINS": (
         os.environ["WSRPC_TEST_ALLOWED_ORIGINS"].split(",") if "WSRPC_TEST_ALLOWED_ORIGINS" in os.environ else None

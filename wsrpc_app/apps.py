@@ -17,8 +17,10 @@ class WsRpcConfig(AppConfig):
         from .observers import checks as observer_checks  # noqa: F401  registers wsrpc_app.E014
         from .observers.signals import connect_all as connect_observers
         from .pubsub import publishing  # noqa: F401  tells every process when topic permissions change
+        from .server.log_context import install as install_log_context
         from .server.revocation import connect_signals as connect_revocations
 
+        install_log_context()
         connect_signals()
         connect_revocations()
         connect_observers()

@@ -32,6 +32,10 @@ E015           ``PROGRESS_RATE`` is not a number of at least 10 (a second) or No
 E016           a ``TOPIC_RULES`` entry does not import or is not callable
 E017           ``DISCONNECT_ON`` is not a list of "logout", "deactivate",
                "token_deleted" and "password_change"
+E018           ``METRICS`` is not a bool
+E019           ``METRICS_TOKEN`` is not a non-empty string or None
+W006           ``METRICS_TOKEN`` is set but ``prometheus_client`` is not
+               installed (``wsrpc/metrics/`` answers 404)
 =============  =========================================================
 """
 
@@ -48,6 +52,7 @@ from django.db import DatabaseError
 from .conf import DEFAULTS, DISCONNECT_EVENTS, LIMITS, MIN_PROGRESS_RATE, TOPIC_POLICIES
 from .core.protocol import is_reserved
 from .core.registry import RegistryError, methods_of, resolve
+from .metrics.recorder import available
 
 __all__ = ["check_settings"]
 
@@ -81,6 +86,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: obj
     messages += _check_origins(user)
     messages += _check_history(user)
     messages += _check_trusted_proxies(user.get("TRUSTED_PROXIES", DEFAULTS["TRUSTED_PROXIES"]))
+    messages += _check_metrics(user.get("METRICS", DEFAULTS["METRICS"]), user.get("METRICS_TOKEN"))
     policy = user.get("TOPIC_DEFAULT_POLICY", DEFAULTS["TOPIC_DEFAULT_POLICY"])
     if policy not in TOPIC_POLICIES:
         messages.append(
@@ -381,3 +387,32 @@ def _waits_long_enough(host: object) -> bool:
         return False
     timeout = host["socket_timeout"]
     return timeout is None or (isinstance(timeout, int | float) and timeout > 5)
+
+
+def _check_metrics(metrics: object, token: object) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    if not isinstance(metrics, bool):
+        messages.append(
+            Error(
+                f"WSRPC['METRICS'] must be True or False, not {metrics!r}.",
+                hint="True records Prometheus metrics when prometheus_client is installed (wsrpc[metrics]).",
+                id="wsrpc_app.E018",
+            )
+        )
+    if token is not None and (not isinstance(token, str) or not token):
+        messages.append(
+            Error(
+                "WSRPC['METRICS_TOKEN'] must be a non-empty string or None.",
+                hint="Scrapers send it as 'Authorization: Bearer <token>' to read wsrpc/metrics/.",
+                id="wsrpc_app.E019",
+            )
+        )
+    elif token is not None and not available():
+        messages.append(
+            Warning(
+                "WSRPC['METRICS_TOKEN'] is set, but prometheus_client is not installed: wsrpc/metrics/ answers 404.",
+                hint="Install the metrics extra: pip install 'wsrpc[metrics]'.",
+                id="wsrpc_app.W006",
+            )
+        )
+    return messages

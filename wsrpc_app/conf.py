@@ -76,6 +76,12 @@ DEFAULTS: dict[str, object] = {
     # Dotted paths to rule(user, action, topic) -> bool | None, sync or async, asked before the
     # Topic rows in order: the first True or False decides; None leaves it to the next, then the rows.
     "TOPIC_RULES": [],
+    # Prometheus metrics, when prometheus_client is installed (wsrpc[metrics]); and the token that
+    # lets a scraper read wsrpc/metrics/ (Authorization: Bearer <token>) besides staff users.
+    "METRICS": True,
+    "METRICS_TOKEN": None,
+    # How long wsrpc/health/ waits for the channel layer before answering 503.
+    "HEALTH_TIMEOUT": 2.0,
 }
 
 #: The events ``DISCONNECT_ON`` may list.
@@ -102,6 +108,7 @@ LIMITS: dict[str, bool] = {
     "GROUP_REFRESH_INTERVAL": False,
     "MAX_RECOVERED": True,
     "PRESENCE_TTL": False,
+    "HEALTH_TIMEOUT": False,
 }
 
 
@@ -138,6 +145,9 @@ class WsRpcSettings:
     PRESENCE_TTL: float | None
     DISCONNECT_ON: list[str]
     TOPIC_RULES: list[str]
+    METRICS: bool
+    METRICS_TOKEN: str | None
+    HEALTH_TIMEOUT: float | None
 
     def __getattr__(self, key: str) -> object:
         if key not in DEFAULTS:

@@ -8,21 +8,38 @@ through the ``run_sync`` the transport supplies.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import functools
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
 from . import eager, progress, protocol
-from .errors import InternalError, MethodNotFound, NotAuthenticated, PermissionDenied, RpcError, TimedOut
+from .errors import (
+    InternalError,
+    MethodNotFound,
+    NotAuthenticated,
+    PermissionDenied,
+    RequestCancelled,
+    RpcError,
+    TimedOut,
+)
 from .protocol import Invalid, Request
 from .registry import Method, Registry
 from .types import JSON, Caller, Id, Params, RunSync
 
-__all__ = ["Dispatcher", "RpcRequest", "Middleware", "Handler"]
+__all__ = ["Dispatcher", "RpcRequest", "Middleware", "Handler", "Observe", "current_method"]
 
 logger = logging.getLogger("wsrpc")
+
+#: The method of the request running in this context, for log records (``server.log_context``).
+current_method: contextvars.ContextVar[str | None] = contextvars.ContextVar("wsrpc_method", default=None)
+
+#: ``observe(method, code, seconds)`` hears each request answered: ``method`` None for an invalid one,
+#: ``code`` 0 for a result (the server's metrics).
+Observe = Callable[[str | None, int, float], None]
 
 
 @dataclasses.dataclass(slots=True)
@@ -74,10 +91,11 @@ class Dispatcher:
 
     ``time_limit`` bounds each method call in seconds (``None``: no bound);
     ``debug`` puts exception text and tracebacks into -32603 replies;
-    ``middlewares`` wrap every call, the first outermost.
+    ``middlewares`` wrap every call, the first outermost; ``observe`` hears
+    every outcome.
     """
 
-    __slots__ = ("registry", "run_sync", "time_limit", "debug", "_refusals", "_chain")
+    __slots__ = ("registry", "run_sync", "time_limit", "debug", "observe", "_refusals", "_chain")
 
     def __init__(
         self,
@@ -87,8 +105,10 @@ class Dispatcher:
         time_limit: float | None = None,
         debug: bool = False,
         middlewares: Iterable[Middleware] = (),
+        observe: Observe | None = None,
     ) -> None:
         self.registry = registry
+        self.observe = observe
         self.run_sync = run_sync
         self.time_limit = time_limit
         self.debug = debug
@@ -125,14 +145,34 @@ class Dispatcher:
     async def reply(self, message: Request | Invalid, caller: Caller) -> bytes | None:
         """The encoded reply to one message; None for a notification."""
         if isinstance(message, Invalid):
+            if self.observe is not None:
+                self.observe(None, message.error.code, 0.0)
             return protocol.error_reply(message.id, message.error)
+        # Reset after: async_to_sync (POST rpc/) copies the context back into the caller's thread.
+        token = current_method.set(message.method)
+        try:
+            return await self._reply(message, caller)
+        finally:
+            current_method.reset(token)
+
+    async def _reply(self, message: Request, caller: Caller) -> bytes | None:
+        observe = self.observe
+        started = time.perf_counter()
         try:
             result = await self.execute(message, caller)
         except RpcError as error:
+            if observe is not None:
+                observe(message.method, error.code, time.perf_counter() - started)
             if message.notification:
                 logger.debug("notification %r failed: %r", message.method, error)
                 return None
             return protocol.error_reply(message.id, error)
+        except asyncio.CancelledError:  # rpc.cancel, or the connection closed
+            if observe is not None:
+                observe(message.method, int(RequestCancelled.default_code), time.perf_counter() - started)
+            raise
+        if observe is not None:
+            observe(message.method, 0, time.perf_counter() - started)
         if message.notification:
             return None
         return protocol.result_reply(message.id, result)

@@ -29,6 +29,7 @@ from ..core.protocol import Response as RpcResponse
 from ..core.registry import Registry
 from ..core.topics import MAX_LENGTH, validate_topic
 from ..docs.page import asyncapi_document, openrpc_document, page_context
+from ..metrics.recorder import recorder
 from ..pubsub.publishing import publish
 from ..server.wiring import http_connection
 from .body import read_body, refuse_declared
@@ -186,6 +187,7 @@ class PublishView(ApiView):
         super().initial(request, *args, **kwargs)  # authentication, permissions, the project's throttles
         throttle = PublishRateThrottle()
         if not throttle.allow_request(request, self):
+            recorder().rate_limited("publish_rate")
             raise PublishThrottled(throttle.wait(), throttle.publish_rate)
         refuse_declared(request._request, wsrpc_settings.MAX_MESSAGE_BYTES)
 

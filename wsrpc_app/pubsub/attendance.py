@@ -19,6 +19,7 @@ from typing import Protocol
 from ..acl.rules import PresenceMode
 from ..conf import wsrpc_settings
 from ..core.errors import Unavailable
+from ..metrics.recorder import recorder
 from .messages import presence_message
 from .presence_store import PresenceStore
 from .roster import join_frame, leave_frame
@@ -96,6 +97,7 @@ class Attendance:
 
     async def enter(self, topic: str, connection: str, entry: str, mode: PresenceMode) -> None:
         """``connection`` subscribed to ``topic``: list it, and tell the others. Raises :class:`Unavailable`."""
+        recorder().presence_operation("enter")
         try:
             if mode.listed and self.store is not None:
                 self.entries.setdefault(topic, {})[connection] = entry
@@ -111,6 +113,7 @@ class Attendance:
     async def leave(self, topic: str, connection: str, entry: str, mode: PresenceMode) -> None:
         """``connection`` is no longer subscribed to ``topic``. Never raises: a failure is logged."""
         listed = self._forget(topic, connection)
+        recorder().presence_operation("leave")
         try:
             if listed and self.store is not None:
                 await self.store.remove(topic, connection)

@@ -9,6 +9,7 @@ from ..acl.rules import Retention
 from ..conf import wsrpc_settings
 from ..core.errors import NoSuchTopic, Unavailable
 from ..core.topics import validate_topic
+from ..metrics.recorder import recorder
 from .process import history_store
 from .publishing import run_on_loop
 from .results import Event, History, Since
@@ -32,6 +33,7 @@ async def recover(
     Raises :class:`Unavailable` when the store cannot be reached.
     """
     limit = recovery_limit(retention)
+    recorder().history_operation("read")
     try:
         if after is not None:
             position, entries, now = await store.read(topic, retention, after=after.offset, count=limit)

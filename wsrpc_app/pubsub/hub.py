@@ -35,6 +35,7 @@ from typing import Protocol
 
 from ..acl.access import aretention_of
 from ..conf import wsrpc_settings
+from ..metrics.recorder import recorder
 from . import messages
 from .attendance import Attendance
 from .messages import (
@@ -268,6 +269,7 @@ class Hub:
                     logger.debug("channel layer receive timed out on an idle channel; receiving again")
                     continue
                 # Never die silently: a dead reader would starve every subscriber here.
+                recorder().layer_error("receive")
                 logger.exception("channel layer receive failed; retrying in %.1f s", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -286,7 +288,7 @@ class Hub:
         if message["type"] == "wsrpc.event":
             epoch, offset = message.get("epoch"), message.get("offset")
             if epoch is None or offset is None:
-                self.routes.deliver_event(message["group"], message["topic"], message["data"])
+                recorder().delivered(self.routes.deliver_event(message["group"], message["topic"], message["data"]))
             else:
                 self._sequenced(message["group"], message["topic"], Position(epoch, offset), message["data"])
         elif message["type"] == "wsrpc.user":
@@ -318,9 +320,10 @@ class Hub:
     def _release(self, group: str, topic: str, released: list[_Event | Gap]) -> None:
         for item in released:
             if isinstance(item, Gap):
+                recorder().gap(item.missed)
                 self.routes.deliver_gap(group, topic, item)
             else:
-                self.routes.deliver_event(group, topic, item[1], item[0])
+                recorder().delivered(self.routes.deliver_event(group, topic, item[1], item[0]))
 
     def _fill_later(self, group: str, topic: str, sequence: Sequence[_Event]) -> None:
         if (sequence.hole is not None or sequence.settling) and (group, topic) not in self._filling:
@@ -415,6 +418,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                recorder().layer_error("probe")
                 if healthy:
                     logger.warning("the channel layer's Redis cannot be reached: %r", exc)
                 healthy = False
@@ -428,6 +432,7 @@ class Hub:
                 "the channel layer's Redis %s; subscribing anew",
                 "was out of reach" if not healthy else "dropped its connections" if disturbed else "went quiet",
             )
+            recorder().layer_reconnected()
             try:
                 await self.renew()
             except asyncio.CancelledError:

@@ -25,6 +25,7 @@ from ..core.endpoint import after_reply
 from ..core.errors import PeerDisconnected, PermissionDenied, TooManySubscriptions
 from ..core.topics import is_pattern, validate_pattern
 from ..core.types import JSON, JSONObject, Params, Timeout
+from ..metrics.recorder import recorder
 from .history import publications, recover
 from .hub import Hub
 from .process import current_hub, get_hub
@@ -194,6 +195,7 @@ class Member:
         after_reply(lambda: hub.routes.release(name, self, position))
         result: Subscription = {"topic": name, "subscribed": True, "offset": position.offset, "epoch": position.epoch}
         if since is not None or rewind is not None:
+            recorder().recovered(len(recovery.entries))
             result["recovered"] = recovery.recovered
             result["publications"] = publications(name, recovery)
         return result

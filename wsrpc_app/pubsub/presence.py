@@ -13,6 +13,7 @@ from typing import cast
 from ..acl.access import apresence_of
 from ..core.errors import NoSuchTopic, Unavailable
 from ..core.topics import validate_topic
+from ..metrics.recorder import recorder
 from .process import presence_store
 from .publishing import run_on_loop
 from .results import Client, Presence, PresenceStats
@@ -27,6 +28,7 @@ async def _clients(topic: str) -> list[Client]:
     store = presence_store() if mode is not None and mode.listed else None
     if store is None:
         raise NoSuchTopic("The topic keeps no presence", data={"topic": topic, "presence": False})
+    recorder().presence_operation("query")
     try:
         texts = await store.members(topic)
     except Exception as exc:

@@ -26,6 +26,7 @@ from ..core import protocol
 from ..core.errors import Unavailable
 from ..core.topics import validate_topic
 from ..core.types import JSON
+from ..metrics.recorder import recorder
 from .messages import CONTROL_GROUP, EventMessage, control_message, event_messages, user_group, user_message
 from .process import channel_layer, history_store
 from .stream import Position
@@ -86,7 +87,9 @@ class StagedEvent:
         layer = channel_layer()
         try:
             await asyncio.gather(*(layer.group_send(message["group"], message) for message in self._messages))
+            recorder().published()
         except Exception as exc:
+            recorder().layer_error("group_send")
             logger.warning("could not publish to %r on the channel layer: %r", self.topic, exc)
             if self.at is None:
                 raise Unavailable(data={"reason": "the channel layer cannot be reached; retry later"}) from exc
@@ -102,6 +105,7 @@ async def stage_event(topic: str, data: JSON) -> StagedEvent:
     if retention is None or store is None:
         return StagedEvent(topic, None, event_messages(topic, data_json))
     try:
+        recorder().history_operation("append")
         at = await store.append(topic, data_json.decode(), retention)
     except Exception as exc:
         logger.warning("could not append to the history of %r: %r", topic, exc)

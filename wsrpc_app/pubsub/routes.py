@@ -150,14 +150,16 @@ class Routes:
 
     # Delivering ---------------------------------------------------------------
 
-    def deliver_event(self, group: str, topic: str, data: bytes | str, at: Position | None = None) -> None:
+    def deliver_event(self, group: str, topic: str, data: bytes | str, at: Position | None = None) -> int:
         """Queue an event published to ``topic`` and sent to ``group`` to each matching subscription here.
 
         ``at`` is the event's position in the topic's history, if it keeps one.
+        Returns how many subscriptions it was queued to (held ones not counted).
         """
         names = self.topics.get(group)
         if not names:
-            return
+            return 0
+        queued = 0
         data_json = data.decode() if isinstance(data, bytes) else data
         topic_text = topic_json(topic)
         position = position_json(at.epoch, at.offset) if at is not None else ""
@@ -168,7 +170,8 @@ class Routes:
                 frame = event_frame(topic_text, data_json, topic_json(name), position)
             else:
                 continue
-            self._deliver(name, subscribers, frame, at)
+            queued += self._deliver(name, subscribers, frame, at)
+        return queued
 
     def deliver_gap(self, group: str, topic: str, gap: Gap) -> None:
         """Tell each subscription here that matches ``topic`` that it missed events it will never get."""
@@ -186,21 +189,26 @@ class Routes:
                 continue
             self._deliver(name, subscribers, frame, at)
 
-    def _deliver(self, name: str, subscribers: set[Subscriber], frame: str, at: Position | None) -> None:
+    def _deliver(self, name: str, subscribers: set[Subscriber], frame: str, at: Position | None) -> int:
+        """Queue ``frame`` to the subscribers of ``name`` (held back from those being subscribed); how many."""
         if not self.holds or at is None:
             for subscriber in list(subscribers):
                 subscriber.deliver(frame)
-            return
+            return len(subscribers)
+        queued = 0
         for subscriber in list(subscribers):
             hold = self.holds.get((name, subscriber))
             if hold is None:
                 subscriber.deliver(frame)
+                queued += 1
             elif hold.floor is None:
                 hold.held.append((at.epoch, at.offset, frame))
             elif hold.admits(at.epoch, at.offset):
                 # Later ones come in order after this one: none can repeat what the subscriber has.
                 del self.holds[(name, subscriber)]
                 subscriber.deliver(frame)
+                queued += 1
+        return queued
 
     def deliver_presence(self, group: str, topic: str, connection: str, frame: str) -> None:
         """Queue a join or leave frame to the exact subscribers of ``topic`` here, but ``connection`` itself."""

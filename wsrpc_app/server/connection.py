@@ -8,10 +8,11 @@ from typing import Protocol
 
 from ..core.calls import PeerCalls
 from ..core.dispatch import Dispatcher
-from ..core.endpoint import Endpoint
+from ..core.endpoint import Endpoint, ProgressCallback
 from ..core.errors import RpcError
 from ..core.registry import Method, Registry
-from ..core.types import JSONObject, Scope
+from ..core.types import JSON, JSONObject, Params, Scope, Timeout
+from ..metrics.recorder import recorder
 from ..pubsub.member import Member
 from ..pubsub.publisher import Publisher
 from ..pubsub.roster import client_entry
@@ -90,6 +91,17 @@ class Connection(PeerCalls):
             await self.closer(code, reason)
 
     # Calls to the client ------------------------------------------------------
+
+    async def request(
+        self,
+        name: str,
+        params: Params | None = None,
+        *,
+        timeout: Timeout = ...,
+        progress: ProgressCallback | None = None,
+    ) -> JSON:
+        with recorder().client_call(name):  # timed, by outcome (server/metrics)
+            return await super().request(name, params, timeout=timeout, progress=progress)
 
     async def _peer(self) -> Endpoint:
         if self.endpoint is None:

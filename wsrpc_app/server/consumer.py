@@ -17,9 +17,11 @@ from ..core import protocol
 from ..core.endpoint import Endpoint
 from ..core.errors import CloseCode, InvalidRequest
 from ..core.types import ASGIMessage, Receive, Scope, Send
+from ..metrics.recorder import SILENT, Silent, recorder
 from .connection import Connection
 from .identity import BadInfo
 from .idle import idle_sweep
+from .log_context import bind_connection
 from .wiring import get_registry, server_dispatcher
 
 __all__ = ["RpcConsumer", "CloseCode"]
@@ -46,6 +48,8 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     #: since then is that request's: the end of the connection, or the error
     #: another reading task met, for that task to return.
     _ended: asyncio.Future[None] | None = None
+    #: Counts this connection's frames and its close (server/metrics); silent until it opens and once it closed.
+    _metrics: Silent = SILENT
 
     @classmethod
     def as_asgi(cls, **initkwargs: Any) -> Any:  # Any: django-stubs' path() wants a view
@@ -178,6 +182,9 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         await self.on_connect()
         await self.accept()
         await self.connection.open()
+        bind_connection(self.connection.id, self.connection.user)
+        self._metrics = recorder()
+        self._metrics.connection_opened()
         self._start_timers()
 
     # Timers: the loop's idle sweep (server/idle.py), and a handle for MAX_LIFESPAN.
@@ -206,6 +213,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
 
     def _overflowed(self) -> None:
         logger.warning("closing a connection that does not read: %d frames waiting", self.endpoint.outbox.limit or 0)
+        self._metrics.slow_consumer_closed(self.endpoint.outbox.limit or 0)  # the queue it closed on was full
         self._closing = asyncio.ensure_future(self._close_with(CloseCode.SLOW_CONSUMER))
 
     async def _close_with(self, code: int, reason: str | None = None) -> None:
@@ -222,14 +230,21 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         """Close the WebSocket; ``code`` may be a :class:`CloseCode`."""
         # autobahn (daphne) refuses a close code that is not exactly an int.
+        self._count_close(int(code) if code is not None and code is not True else CloseCode.NORMAL)
         await super().close(code=int(code) if code is not None and code is not True else code, reason=reason)
 
+    def _count_close(self, code: int) -> None:
+        metrics, self._metrics = self._metrics, SILENT  # once, with the code of whoever closed first
+        metrics.connection_closed(code)
+
     async def _send_text(self, text: str) -> None:
+        self._metrics.frame_sent(text)
         await self.base_send({"type": "websocket.send", "text": text})
 
     async def websocket_receive(self, message: ASGIMessage) -> None:
         self.last_seen = asyncio.get_running_loop().time()
         text = message.get("text")
+        self._metrics.frame_received(text if text is not None else message.get("bytes") or b"")
         # The limit is on frames, binary ones included: a large binary frame
         # closes the connection as a large text frame does.
         if self._too_big(text if text is not None else message.get("bytes") or b""):
@@ -258,6 +273,7 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
         return len(data) > limit or (isinstance(data, str) and len(data.encode()) > limit)
 
     async def websocket_disconnect(self, message: ASGIMessage) -> None:
+        self._count_close(message.get("code", CloseCode.NORMAL))
         self._stop_timers()
         endpoint = getattr(self, "endpoint", None)
         if endpoint is not None:

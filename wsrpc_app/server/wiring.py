@@ -11,6 +11,7 @@ from django.dispatch import receiver
 from ..conf import wsrpc_settings
 from ..core.dispatch import Dispatcher, Middleware
 from ..core.registry import Registry, methods_of, resolve
+from ..metrics.recorder import recorder
 from ..pubsub import methods as pubsub_methods
 from . import methods
 from .connection import HttpConnection, HttpRequest
@@ -54,6 +55,7 @@ def server_dispatcher(registry: Registry) -> Dispatcher:
         time_limit=wsrpc_settings.METHOD_TIME_LIMIT,
         debug=settings.DEBUG,
         middlewares=middlewares(),
+        observe=recorder().call_observer(registry),
     )
 
 

@@ -21,12 +21,15 @@ import logging
 import os
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 __all__ = ["Broker", "main"]
 
 logger = logging.getLogger("benchmarks.websockets_bare")
+
+#: Redis connections a process publishes on at most.
+POOL_SIZE = 50
 
 
 def _reply(request: dict[str, Any], result: Any) -> str:
@@ -111,7 +114,9 @@ class Broker:
 
 async def main(host: str, port: int) -> None:
     local = os.environ.get("BENCH_LAYER") == "memory"
-    redis = None if local else Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Publishers wait for a pooled connection rather than fail when all are busy (redis-py's plain pool raises).
+    redis = None if local else Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE))
     broker = Broker(redis, os.environ.get("BENCH_LAYER_PREFIX", "bench"))
     await broker.start()
     async with serve(broker.handle, host, port) as server:

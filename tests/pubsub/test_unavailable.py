@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from django.urls import reverse
 
 from tests.support.pubsub import connected, fresh_permissions, make_topic  # noqa: F401
 from wsrpc_app.core.errors import Unavailable
+from wsrpc_app.pubsub import relay
 from wsrpc_app.pubsub.history import ahistory
 from wsrpc_app.pubsub.publishing import apublish
 
@@ -77,3 +81,60 @@ async def test_a_stored_event_is_published_even_when_the_layer_fails_to_send_it(
             stored = await ahistory("kept.one", limit=1)
     assert [p["data"] for p in stored["publications"]] == [1]
     assert stored["offset"] == published["offset"]
+
+
+@contextlib.asynccontextmanager
+async def silent_redis() -> AsyncIterator[str]:
+    """A server that accepts Redis connections and never answers: a Redis stuck or far too busy."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        while await reader.read(65536):
+            pass
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+def _layers(backend: str, url: str) -> dict[str, Any]:
+    return {"default": {"BACKEND": backend, "CONFIG": {"hosts": [url]}}}
+
+
+@pytest.mark.parametrize(
+    "backend", ["channels_redis.pubsub.RedisPubSubChannelLayer", "channels_redis.core.RedisChannelLayer"]
+)
+async def test_a_layer_that_does_not_answer_gives_unavailable_in_time(
+    open_topic: None, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relay, "SEND_TIMEOUT", 0.5)
+    async with silent_redis() as url:
+        with override_settings(CHANNEL_LAYERS=_layers(backend, url)), pytest.raises(Unavailable) as raised:
+            await apublish("chat.lobby", 1)
+    assert raised.value.code == -32053
+    assert raised.value.data == {"reason": "the channel layer did not answer in time; retry later"}
+
+
+async def test_an_overloaded_layer_refuses_at_once_with_unavailable(
+    open_topic: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One batch hangs on the layer, two publishes wait for the next; the others are refused, not queued."""
+    monkeypatch.setattr(relay, "MAX_WAITING", 2)
+    monkeypatch.setattr(relay, "SEND_TIMEOUT", 1.0)
+    async with silent_redis() as url:
+        with override_settings(CHANNEL_LAYERS=_layers("channels_redis.pubsub.RedisPubSubChannelLayer", url)):
+            first = asyncio.ensure_future(apublish("chat.lobby", 0))
+            await asyncio.sleep(0.1)
+            outcomes = await asyncio.gather(
+                *(apublish("chat.lobby", n) for n in range(1, 6)), first, return_exceptions=True
+            )
+    reasons = [outcome.data["reason"] for outcome in outcomes if isinstance(outcome, Unavailable)]
+    assert len(reasons) == 6, outcomes
+    assert reasons.count("the channel layer is overloaded; retry later") == 3
+    assert reasons.count("the channel layer did not answer in time; retry later") == 3

@@ -276,10 +276,11 @@ class Hub:
                 continue
             delay = 0.1
             self._heard = asyncio.get_running_loop().time()
-            try:
-                await self.handle(message)
-            except Exception:
-                logger.exception("could not handle a channel layer message of type %r", message.get("type"))
+            for part in messages.unbatched(message):
+                try:
+                    await self.handle(part)
+                except Exception:
+                    logger.exception("could not handle a channel layer message of type %r", part.get("type"))
 
     async def handle(self, received: Mapping[str, object]) -> None:
         message = messages.parse(received)

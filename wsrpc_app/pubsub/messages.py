@@ -26,6 +26,11 @@ call), ``wsrpc.reply`` (what a call's connections answered, back to the
 caller's hub) and ``wsrpc.presence`` (an ``rpc.join`` or ``rpc.leave`` frame
 for the exact subscribers of a topic).
 
+A ``wsrpc.batch`` holds several of these messages for one group or one
+channel: the wires (:mod:`wsrpc_app.pubsub.wire`) join what one batch of
+publishes sends there, which a process then reads once, not once per
+message.
+
 Messages are built and read only here, as TypedDicts.
 """
 
@@ -53,6 +58,9 @@ __all__ = [
     "publish_groups",
     "user_group",
     "event_messages",
+    "BATCH",
+    "batch_message",
+    "unbatched",
     "user_message",
     "control_message",
     "ping_group",
@@ -197,6 +205,31 @@ def event_messages(topic: str, data: bytes, epoch: str | None = None, offset: in
         {"type": "wsrpc.event", "group": group, "topic": topic, "data": data, "epoch": epoch, "offset": offset}
         for group in publish_groups(topic)
     ]
+
+
+#: The type of a message that carries several others, in order.
+BATCH = "wsrpc.batch"
+
+
+def batch_message(parts: list[Mapping[str, object]]) -> Mapping[str, object]:
+    """One message carrying ``parts`` for one destination, read once, handled as if each had come alone.
+
+    A single part is sent as it is.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    return {"type": BATCH, "messages": parts}
+
+
+def unbatched(message: Mapping[str, object]) -> list[Mapping[str, object]]:
+    """The messages ``message`` carries: its parts for a batch, else itself. A malformed batch carries nothing."""
+    if message.get("type") != BATCH:
+        return [message]
+    parts = message.get("messages")
+    if isinstance(parts, list) and all(isinstance(part, Mapping) for part in parts):
+        return parts
+    logger.warning("ignored a malformed channel layer batch")
+    return []
 
 
 def user_message(group: str, frame: str) -> UserMessage:

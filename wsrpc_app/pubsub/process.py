@@ -19,6 +19,7 @@ from .orders import carry_out
 from .presence_store import MemoryPresence, PresenceStore, RedisPresence
 from .probe import RedisProbe
 from .redis_store import RedisStore
+from .relay import Relay, wire_for
 from .store import HistoryStore, MemoryStore
 from .stream import new_epoch
 
@@ -26,6 +27,7 @@ __all__ = [
     "get_hub",
     "current_hub",
     "channel_layer",
+    "relay",
     "history_store",
     "presence_store",
     "history_backend",
@@ -47,6 +49,19 @@ def channel_layer() -> ChannelLayer:
     if layer is None:
         raise RuntimeError(f"no channel layer {wsrpc_settings.CHANNEL_LAYER!r} in CHANNEL_LAYERS")
     return layer
+
+
+_relays: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[object, Relay]] = weakref.WeakKeyDictionary()
+
+
+def relay() -> Relay:
+    """The running loop's relay onto the channel layer (:mod:`.relay`)."""
+    layer = channel_layer()
+    loop = asyncio.get_running_loop()
+    made = _relays.get(loop)
+    if made is None or made[0] is not layer:
+        made = _relays[loop] = (layer, Relay(wire_for(layer)))
+    return made[1]
 
 
 _memory_stores: weakref.WeakKeyDictionary[object, MemoryStore] = weakref.WeakKeyDictionary()

@@ -27,8 +27,9 @@ from ..core.errors import Unavailable
 from ..core.topics import validate_topic
 from ..core.types import JSON
 from ..metrics.recorder import recorder
+from .batching import Overloaded
 from .messages import CONTROL_GROUP, EventMessage, control_message, event_messages, user_group, user_message
-from .process import channel_layer, history_store
+from .process import channel_layer, history_store, relay
 from .stream import Position
 
 __all__ = [
@@ -84,15 +85,14 @@ class StagedEvent:
         self._messages = messages
 
     async def send(self) -> None:
-        layer = channel_layer()
         try:
-            await asyncio.gather(*(layer.group_send(message["group"], message) for message in self._messages))
+            await relay().send([(message["group"], message) for message in self._messages])
             recorder().published()
         except Exception as exc:
             recorder().layer_error("group_send")
             logger.warning("could not publish to %r on the channel layer: %r", self.topic, exc)
             if self.at is None:
-                raise Unavailable(data={"reason": "the channel layer cannot be reached; retry later"}) from exc
+                raise _unavailable("the channel layer", exc) from exc
             # Stored: every process finds it in the history (its next event, or its
             # periodic check), so it is published, only later.
 
@@ -109,8 +109,19 @@ async def stage_event(topic: str, data: JSON) -> StagedEvent:
         at = await store.append(topic, data_json.decode(), retention)
     except Exception as exc:
         logger.warning("could not append to the history of %r: %r", topic, exc)
-        raise Unavailable(data={"reason": "the history store cannot be reached; retry later"}) from exc
+        raise _unavailable("the history store", exc) from exc
     return StagedEvent(topic, at, event_messages(topic, data_json, at.epoch, at.offset))
+
+
+def _unavailable(what: str, exc: Exception) -> Unavailable:
+    """-32053 for ``what`` failing with ``exc``, saying whether it was overloaded, slow or unreachable."""
+    if isinstance(exc, Overloaded):
+        reason = f"{what} is overloaded; retry later"
+    elif isinstance(exc, TimeoutError):
+        reason = f"{what} did not answer in time; retry later"
+    else:
+        reason = f"{what} cannot be reached; retry later"
+    return Unavailable(data={"reason": reason})
 
 
 async def anotify_user(user: object, method: str, *args: JSON, **kwargs: JSON) -> None:
@@ -121,7 +132,10 @@ async def anotify_user(user: object, method: str, *args: JSON, **kwargs: JSON) -
     key = str(getattr(user, "pk", user))
     group = user_group(key)
     frame = protocol.notification(method, protocol.params_of(args, kwargs)).decode()
-    await channel_layer().group_send(group, user_message(group, frame))
+    try:
+        await relay().send([(group, user_message(group, frame))])
+    except Exception as exc:
+        raise _unavailable("the channel layer", exc) from exc
 
 
 async def abroadcast_control(what: str) -> None:

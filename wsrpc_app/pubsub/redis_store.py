@@ -20,10 +20,12 @@ epoch. Times come from Redis' clock, so every process ages entries alike.
 from __future__ import annotations
 
 import binascii
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..acl.rules import Retention
+from .batching import Batcher
 from .stream import Entry, Position, new_epoch
 
 if TYPE_CHECKING:
@@ -31,6 +33,14 @@ if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
 __all__ = ["RedisStore", "META_TTL"]
+
+#: Appends a shard holds while Redis is busy; one more is refused as overload.
+MAX_APPENDS = 10_000
+#: Seconds a batch of appends may take before its publishes are told the store did not answer.
+APPEND_TIMEOUT = 5.0
+
+#: An append: topic, data, retention.
+_Append = tuple[str, str, Retention]
 
 #: How long a quiet topic keeps its epoch and offset: a week.
 META_TTL = 7 * 24 * 3600
@@ -91,7 +101,10 @@ class RedisStore:
 
         self.prefix = prefix
         self._clients: list[Redis] = [Redis(connection_pool=create_pool(dict(host))) for host in hosts]
-        self._append: list[AsyncScript] = [client.register_script(_APPEND) for client in self._clients]
+        self._appends = [
+            Batcher(functools.partial(self._append_batch, shard), limit=MAX_APPENDS, timeout=APPEND_TIMEOUT)
+            for shard in range(len(self._clients))
+        ]
         self._read: list[AsyncScript] = [client.register_script(_READ) for client in self._clients]
 
     def _shard(self, topic: str) -> int:
@@ -104,12 +117,17 @@ class RedisStore:
         return [f"{base}:m", f"{base}:s"]
 
     async def append(self, topic: str, data: str, retention: Retention) -> Position:
-        script = self._append[self._shard(topic)]
-        epoch, offset = await script(
-            keys=self._keys(topic),
-            args=[new_epoch(), retention.size, retention.ttl, max(META_TTL, retention.ttl), data],
-        )
-        return Position(_text(epoch), int(offset))
+        """Store ``data`` as ``topic``'s next event; appends made meanwhile on this loop share one round trip."""
+        return await self._appends[self._shard(topic)].submit((topic, data, retention))
+
+    async def _append_batch(self, shard: int, items: list[_Append]) -> list[Position]:
+        # EVAL, not EVALSHA: a pipeline of scripts would first ask whether Redis knows them.
+        async with self._clients[shard].pipeline(transaction=False) as pipe:
+            for topic, data, retention in items:
+                meta_ttl = max(META_TTL, retention.ttl)
+                pipe.eval(_APPEND, 2, *self._keys(topic), new_epoch(), retention.size, retention.ttl, meta_ttl, data)
+            replies = await pipe.execute()
+        return [Position(_text(epoch), int(offset)) for epoch, offset in replies]
 
     async def read(
         self, topic: str, retention: Retention, *, after: int | None, count: int

@@ -14,6 +14,12 @@ params: fastapi-websocket-rpc takes keyword arguments only), from the same
 client process. Measured per run: calls/s (replies ÷ time from the first
 send to the last reply), p50/p99 latency (reply time − send time, one
 clock), server CPU time per call, and error replies or missing replies.
+
+With ``--metrics``, every wsrpc peer also runs as ``<peer>+metrics``: the
+same server with ``WSRPC["METRICS"]`` on (``BENCH_METRICS=1``; off in every
+other peer), and the report sets its calls/s and server CPU per call beside
+the same peer's with metrics off (issue 18's target on W3: at most 5% fewer
+calls/s).
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from . import report
 from .client import Caller, close_all, open_many
 from .dialects import Dialect
 from .harness import (
+    METRICS_ON,
     Fleet,
     SharedOptions,
     Usage,
     add_shared_arguments,
+    chosen_peers,
     difference,
     loop_factory,
     measure_rounds,
@@ -43,7 +51,7 @@ from .harness import (
     progress,
     shared_options,
 )
-from .peers import CALL_PEERS, Peer, select_peers
+from .peers import CALL_PEERS, Peer
 from .stats import Series, percentile
 
 __all__ = ["MODES", "Options", "RunResult", "add_arguments", "compare", "main", "measure", "render"]
@@ -53,6 +61,9 @@ MODES = ("sequential", "pipelined", "concurrent")
 LABELS = {"sequential": "W1 sequential calls", "pipelined": "W2 pipelined calls", "concurrent": "W3 concurrent calls"}
 METHOD = "add"
 PARAMS = {"a": 1, "b": 2}
+
+#: Calls/s with metrics on ÷ off that a mode should stay above (issue 18: W3).
+METRICS_TARGETS = {"concurrent": 0.95}
 
 DEFAULTS: dict[str, float] = {"duration": 5.0, "runs": 3}
 QUICK: dict[str, float] = {"duration": 1.0, "runs": 1}
@@ -95,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=float, default=Options.warmup, help="seconds of unmeasured calls first")
     parser.add_argument("--timeout", type=float, default=Options.timeout, help="seconds a run may overrun")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="run every server under py-spy (see fanout)")
-    add_shared_arguments(parser, CALL_PEERS, redis=False)
+    add_shared_arguments(parser, CALL_PEERS, redis=False, variants={"metrics": METRICS_ON})
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -105,7 +116,7 @@ def options_from(args: argparse.Namespace) -> Options:
         duration=args.duration or sizes["duration"],
         runs=args.runs or int(sizes["runs"]),
         modes=modes,
-        peers=select_peers(args.peers, CALL_PEERS),
+        peers=chosen_peers(args, CALL_PEERS),
         window=args.window,
         connections=args.connections,
         warmup=args.warmup,
@@ -304,6 +315,7 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
                 ]
             )
         lines += [f"### {LABELS[mode]} (`{mode}`)", "", report.markdown_table(headers, rows, right=range(1, 10)), ""]
+    lines += _metrics_cost(results)
     lines += report.peer_list(options.peers)
     lines += [
         "",
@@ -318,6 +330,41 @@ def render(results: Sequence[Series[RunResult]], options: Options, command: str,
 
 def _server_us(run: RunResult) -> float:
     return run.per_call_us(run.server_cpu_s)
+
+
+def _metrics_cost(results: Sequence[Series[RunResult]]) -> list[str]:
+    """The table that sets each ``+metrics`` peer beside the same peer with metrics off; empty when none ran."""
+    rows = [
+        [
+            off.peer.name,
+            f"{LABELS[on.mode].split()[0]} {on.mode}",
+            *report.on_off(off, on, lambda r: r.calls_per_s),
+            f"{METRICS_TARGETS[on.mode]:g}" if on.mode in METRICS_TARGETS else "–",
+            *report.on_off(off, on, _server_us, 1),
+            str(off.failures),
+            str(on.failures),
+        ]
+        for off, on in report.variant_pairs(results, "metrics")
+    ]
+    headers = [
+        "peer",
+        "workload",
+        "calls/s, metrics off",
+        "metrics on",
+        "calls on ÷ off",
+        "target (at least)",
+        "server CPU µs/call, metrics off",
+        "metrics on",
+        "CPU on ÷ off",
+        "errors off",
+        "errors on",
+    ]
+    what = (
+        "The `+metrics` peers run with `WSRPC['METRICS']` on (`BENCH_METRICS=1`): every connection, frame and call "
+        "is counted, every call's duration observed, in `prometheus_client`'s default registry (issue 18's target: "
+        f"W3 calls on ÷ off at least {METRICS_TARGETS['concurrent']:g})."
+    )
+    return report.variant_section("metrics", what, headers, rows)
 
 
 def main(args: argparse.Namespace, argv: Sequence[str]) -> int:

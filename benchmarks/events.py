@@ -24,8 +24,8 @@ import orjson
 
 from .client import Connection
 from .dialects import JSONRPC, Dialect
-from .harness import SharedOptions, Usage, add_shared_arguments, difference, modes_from, shared_options
-from .peers import HISTORY_SUFFIX, PRESENCE_SUFFIX, Peer, select_peers, with_variants_beside
+from .harness import SharedOptions, Usage, add_shared_arguments, chosen_peers, difference, modes_from, shared_options
+from .peers import Peer
 from .stats import percentile
 
 __all__ = [
@@ -79,12 +79,18 @@ class PublishOptions(SharedOptions):
 
 
 def add_publish_arguments(
-    parser: argparse.ArgumentParser, peers: tuple[Peer, ...], *, history: str, presence: str | None = None
+    parser: argparse.ArgumentParser,
+    peers: tuple[Peer, ...],
+    *,
+    history: str,
+    presence: str | None = None,
+    metrics: str | None = None,
 ) -> None:
     """:class:`PublishOptions`' options, ``--modes`` and every workload's.
 
     ``history``: what the ``+history`` peers use; ``presence``, when the
-    workload has ``+presence`` peers: what they use.
+    workload has ``+presence`` peers: what they use; ``metrics``, when the
+    workload has ``+metrics`` peers: how they run.
     """
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: burst, steady (default both)")
     parser.add_argument("--timeout", type=float, default=PublishOptions.timeout, help="seconds a run may overrun")
@@ -97,42 +103,33 @@ def add_publish_arguments(
         metavar="DIR",
         help="run every Python server under py-spy; write its samples and a summary (DIR/profile.md) there",
     )
-    parser.add_argument(
-        "--history",
-        action="store_true",
-        help=f"also run every wsrpc peer on {history} that keep(s) history, as <peer>{HISTORY_SUFFIX} "
-        "(or name such peers in --peers)",
-    )
     parser.add_argument("--history-size", type=int, default=PublishOptions.history_size, help="events kept")
     parser.add_argument("--history-ttl", type=int, default=PublishOptions.history_ttl, help="seconds they are kept")
     if presence is not None:
-        parser.add_argument(
-            "--presence",
-            action="store_true",
-            help=f"also run every wsrpc peer on {presence} with presence, as <peer>{PRESENCE_SUFFIX} "
-            "(or name such peers in --peers)",
-        )
         parser.add_argument(
             "--no-join-leave",
             dest="join_leave",
             action="store_false",
             help="the presence topic's subscribers get no rpc.join / rpc.leave (join_leave off)",
         )
-    add_shared_arguments(parser, peers, redis=True)
+    variants = {"history": f"on {history} that keep(s) history"}
+    if presence is not None:
+        variants["presence"] = f"on {presence} with presence"
+    if metrics is not None:
+        variants["metrics"] = metrics
+    add_shared_arguments(parser, peers, redis=True, variants=variants)
 
 
 def publish_options(args: argparse.Namespace, peers: tuple[Peer, ...]) -> dict[str, Any]:
     """What :func:`add_publish_arguments` read, as keyword arguments of a workload's options.
 
     ``peers`` are those of ``--peers`` among ``peers`` that can run here, each
-    wsrpc one followed by itself on history with ``--history`` and on presence
-    with ``--presence``.
+    wsrpc one followed by itself on history with ``--history``, on presence
+    with ``--presence`` and with metrics with ``--metrics`` (:func:`chosen_peers`).
     """
-    chosen = select_peers(args.peers, peers)
-    variants = [variant for variant in ("history", "presence") if getattr(args, variant, False)]
     return {
         "modes": modes_from(args.modes, MODES),
-        "peers": with_variants_beside(chosen, variants),
+        "peers": chosen_peers(args, peers),
         "timeout": args.timeout,
         "settle": args.settle,
         "profile_dir": args.profile,

@@ -28,6 +28,12 @@ such peer's server CPU per delivery and deliveries/s beside the same peer's
 without presence. ``--history --presence`` runs both variants beside each
 peer; ``<peer>+history+presence`` in ``--peers`` runs one on a topic with both.
 
+With ``--metrics``, every wsrpc peer also runs as ``<peer>+metrics``: the
+same servers on the same topic with ``WSRPC["METRICS"]`` on
+(``BENCH_METRICS=1``; off in every other peer). The report then sets each
+such peer's server CPU per delivery and deliveries/s beside the same peer's
+with metrics off (issue 18's target: at most 1.05× the CPU, nothing lost).
+
 Measured per run: deliveries per second (events × subscribers delivered, over
 the time from the first publish to the last delivery), p50/p99 latency
 (receive time − send time), and lost events: a run ends at a deadline and
@@ -62,7 +68,7 @@ from .events import (
     payload,
     publish_options,
 )
-from .harness import Fleet, Usage, loop_factory, measure_rounds, other_load, redis_version
+from .harness import METRICS_ON, Fleet, Usage, loop_factory, measure_rounds, other_load, redis_version
 from .peers import PEERS, VARIANTS, Peer
 from .stats import Series
 from .topics import TopicRow
@@ -99,11 +105,11 @@ class Options(PublishOptions):
 
     @property
     def topics(self) -> tuple[TopicRow, ...]:
-        """The Topic rows the servers need: one for each set of variants the peers run in (none for no variant)."""
+        """The Topic rows the servers need: one for each set of topic variants the peers run in (none for none)."""
         rows = {}
         for peer in self.peers:
-            if peer.variants:
-                rows[peer.variants] = TopicRow(
+            if peer.topic_variants:
+                rows[peer.topic_variants] = TopicRow(
                     topic_of(peer),
                     history_size=self.history_size if peer.history else 0,
                     history_ttl=self.history_ttl,
@@ -114,8 +120,9 @@ class Options(PublishOptions):
 
 
 def topic_of(peer: Peer) -> str:
-    """The topic ``peer``'s subscribers and publisher use: ``bench.<variant>[-<variant>]`` for a peer in variants."""
-    return f"bench.{'-'.join(peer.variants)}" if peer.variants else TOPIC
+    """The topic ``peer``'s subscribers and publisher use: ``bench.<variant>[-<variant>]`` for a peer in topic
+    variants (history, presence), ``chat.lobby`` otherwise (``+metrics`` too)."""
+    return f"bench.{'-'.join(peer.topic_variants)}" if peer.topic_variants else TOPIC
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,7 +138,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rate", type=float, default=Options.rate, help="steady mode: events per second")
     parser.add_argument("--window", type=int, default=Options.window, help="publish requests in flight at most")
-    add_publish_arguments(parser, PEERS, history="a topic", presence="a topic")
+    add_publish_arguments(parser, PEERS, history="a topic", presence="a topic", metrics=METRICS_ON)
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -394,23 +401,21 @@ def _server_us(run: RunResult) -> float:
     return run.per_delivery_us(run.server_cpu_s)
 
 
+#: Server CPU per delivery on ÷ off that a variant should stay within (issue 12: history; issue 18: metrics).
+_CPU_TARGETS = {"history": 1.25, "metrics": 1.05}
+
+
 def _variant_cost(results: Sequence[Series[RunResult]], options: Options, variant: str) -> list[str]:
     """The table that sets each ``+<variant>`` peer beside the same peer in no variant; empty when none ran."""
     pairs = report.variant_pairs(results, variant)
     presence = variant == "presence"
     rows = []
     for off, on in pairs:
-        cpu_off, cpu_on = off.spread(_server_us), on.spread(_server_us)
-        rate_off, rate_on = off.spread(lambda r: r.deliveries_per_s), on.spread(lambda r: r.deliveries_per_s)
         row = [
             off.peer.name,
             on.mode,
-            cpu_off.format(1),
-            cpu_on.format(1),
-            report.ratio(cpu_on.median, cpu_off.median),
-            rate_off.format(),
-            rate_on.format(),
-            report.ratio(rate_on.median, rate_off.median),
+            *report.on_off(off, on, _server_us, 1),
+            *report.on_off(off, on, lambda r: r.deliveries_per_s),
             str(sum(r.lost for r in off.runs)),
             str(sum(r.lost for r in on.runs)),
         ]
@@ -419,13 +424,13 @@ def _variant_cost(results: Sequence[Series[RunResult]], options: Options, varian
         rows.append(row)
     if not rows:
         return []
-    topic = topic_of(pairs[0][1].peer)
+    target = f" (target ≤ {_CPU_TARGETS[variant]:g})" if variant in _CPU_TARGETS else ""
     headers = [
         "peer",
         "mode",
         f"server CPU µs/delivery, {variant} off",
         f"{variant} on",
-        "CPU on ÷ off (target ≤ 1.25)" if variant == "history" else "CPU on ÷ off",
+        f"CPU on ÷ off{target}",
         "deliveries/s off",
         "deliveries/s on",
         "deliveries on ÷ off",
@@ -434,28 +439,31 @@ def _variant_cost(results: Sequence[Series[RunResult]], options: Options, varian
     ]
     if presence:
         headers.append("in presence")
+    return report.variant_section(variant, _what(variant, topic_of(pairs[0][1].peer), options), headers, rows)
+
+
+def _what(variant: str, topic: str, options: Options) -> str:
+    """What a ``+<variant>`` peer does differently, for its table."""
+    if variant == "presence":
         join_leave = (
             "subscribers also get an `rpc.join` for every later subscriber (before the first publish, not measured)"
             if options.join_leave
             else "no `rpc.join` / `rpc.leave` (`--no-join-leave`)"
         )
-        what = (
+        return (
             f"`{topic}` has presence: every subscriber is recorded on both processes (refreshed while it lives); "
             f"{join_leave}. In presence = the connections `rpc.presence_stats` counted before publishing, per run."
         )
-    else:
-        what = (
+    if variant == "history":
+        return (
             f"`{topic}` keeps its last {options.history_size:,} events for {options.history_ttl} s; its events "
             "carry an offset and an epoch (a few dozen bytes more per frame)."
         )
-    return [
-        f"### {variant.capitalize()} on ÷ off",
-        "",
-        f"{what} Same servers, same sizes, medians.",
-        "",
-        report.markdown_table(headers, rows, right=range(2, len(headers))),
-        "",
-    ]
+    return (
+        "The `+metrics` peers' servers run with `WSRPC['METRICS']` on (`BENCH_METRICS=1`): every connection, frame, "
+        "call, publish and delivery is counted in `prometheus_client`'s default registry (issue 18's target: CPU on "
+        f"÷ off at most {_CPU_TARGETS['metrics']:g}, nothing lost)."
+    )
 
 
 def main(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from .peers import Peer
+from .peers import VARIANTS, Peer, select_peers
 from .processes import PeerProcess, cpu_seconds, machine_cpu_seconds
 from .profiles import Profile
 from .stats import Run, Series
@@ -35,9 +35,11 @@ from .topics import TopicRow
 
 __all__ = [
     "Fleet",
+    "METRICS_ON",
     "SharedOptions",
     "Usage",
     "add_shared_arguments",
+    "chosen_peers",
     "difference",
     "loop_factory",
     "measure_rounds",
@@ -54,13 +56,27 @@ __all__ = [
 QUIET_LOAD = 0.25
 QUIET_WAIT = 5.0
 REDIS_URL = "redis://127.0.0.1:6379/0"
+#: How a ``+metrics`` peer runs, for ``--metrics``' help.
+METRICS_ON = "with Prometheus metrics on (WSRPC['METRICS'])"
 
 
-def add_shared_arguments(parser: argparse.ArgumentParser, peers: Sequence[Peer], *, redis: bool) -> None:
-    """The options every workload takes: its peers, a quiet machine, Redis (``redis``), the client's loop, logs."""
+def add_shared_arguments(
+    parser: argparse.ArgumentParser, peers: Sequence[Peer], *, redis: bool, variants: Mapping[str, str] | None = None
+) -> None:
+    """The options every workload takes: its peers, a quiet machine, Redis (``redis``), the client's loop, logs.
+
+    ``variants``: the workload's switches ``--<variant>`` (keys of :data:`VARIANTS`, each with how that variant's
+    peer runs, for the help): every wsrpc peer also runs as ``<peer>+<variant>`` (:func:`chosen_peers`).
+    """
     parser.add_argument(
         "--peers", default=",".join(p.name for p in peers), help="comma-separated peer names (default all)"
     )
+    for variant, how in (variants or {}).items():
+        parser.add_argument(
+            f"--{variant}",
+            action="store_true",
+            help=f"also run every wsrpc peer {how}, as <peer>{VARIANTS[variant]} (or name such peers in --peers)",
+        )
     parser.add_argument(
         "--quiet-load", type=float, default=QUIET_LOAD, help="cores other programs may use when a run starts"
     )
@@ -86,6 +102,12 @@ class SharedOptions:
     loop: str = "auto"
     #: Keep the servers' logs.
     keep_logs: bool = False
+
+
+def chosen_peers(args: argparse.Namespace, peers: tuple[Peer, ...]) -> tuple[Peer, ...]:
+    """The peers of ``--peers`` among ``peers`` that can run here, each wsrpc one followed by itself in each
+    variant whose switch (:func:`add_shared_arguments`) is on."""
+    return select_peers(args.peers, peers, [variant for variant in VARIANTS if getattr(args, variant, False)])
 
 
 def shared_options(args: argparse.Namespace) -> dict[str, Any]:

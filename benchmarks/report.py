@@ -34,10 +34,12 @@ __all__ = [
     "variant_pairs",
     "markdown_table",
     "node_versions",
+    "on_off",
     "peer_list",
     "publish",
     "ratio",
     "share",
+    "variant_section",
     "write_section",
 ]
 
@@ -183,6 +185,27 @@ def variant_pairs(results: Sequence[Series[Any]], variant: str) -> list[tuple[Se
         if off is not None:
             pairs.append((off, on))
     return pairs
+
+
+def on_off(off: Series[Any], on: Series[Any], quantity: Callable[[Any], float], digits: int = 0) -> list[str]:
+    """Three cells: ``quantity`` over ``off``'s runs and over ``on``'s (median, min–max), and on ÷ off (medians)."""
+    low, high = off.spread(quantity), on.spread(quantity)
+    return [low.format(digits), high.format(digits), ratio(high.median, low.median)]
+
+
+def variant_section(variant: str, what: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """The lines of a "<Variant> on ÷ off" table (``what`` says what the variant does), none without ``rows``;
+    columns from the third right-aligned."""
+    if not rows:
+        return []
+    return [
+        f"### {variant.capitalize()} on ÷ off",
+        "",
+        f"{what} Same servers, same sizes, medians.",
+        "",
+        markdown_table(headers, rows, right=range(2, len(headers))),
+        "",
+    ]
 
 
 def history_pairs(results: Sequence[Series[Any]]) -> list[tuple[Series[Any], Series[Any]]]:

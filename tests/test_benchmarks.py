@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import chat, fanout, report, run
+from benchmarks import calls, chat, fanout, report, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -68,6 +68,26 @@ def test_fanout_quick_run_with_presence_delivers_every_event_to_every_recorded_s
     ], rows
 
 
+def test_fanout_quick_run_with_metrics_sets_metrics_on_beside_off(redis_url: str) -> None:
+    peer = "wsrpc-uvicorn-pubsub"
+    argv = ["fanout", "--quick", "--peers", peer, "--metrics", "--redis-url", redis_url, "--quiet-wait", "0"]
+    options = fanout.options_from(run.build_parser().parse_args([*argv, "--modes", "burst", "--events", "50"]))
+    assert [(p.name, p.metrics) for p in options.peers] == [(peer, False), (f"{peer}+metrics", True)]
+    assert options.topics == ()  # metrics are the server's setting: both publish to chat.lobby
+
+    results = fanout.compare(options)
+
+    assert [s.peer.name for s in results] == [peer, f"{peer}+metrics"]
+    assert [s.failures for s in results] == [0, 0]  # lost events, publish errors, dropped connections
+    section = fanout.render(results, options, "fanout --metrics", report.environment())
+    assert "### Metrics on ÷ off" in section
+    (row,) = [r for r in _rows(section, (peer,)) if len(r) == 10 and r[1] == "burst"]
+    cpu_off, cpu_on, rate_off, rate_on = (float(cell.replace(",", "")) for cell in (row[2], row[3], row[5], row[6]))
+    assert cpu_off >= 0 and cpu_on >= 0, row  # server CPU per delivery (a few clock ticks at this size)
+    assert rate_off > 0 and rate_on > 0 and float(row[7]) > 0, row  # deliveries/s off and on, on ÷ off
+    assert (row[8], row[9]) == ("0", "0"), row  # lost off, lost on
+
+
 CALL_PEERS = ("wsrpc-uvicorn", "websockets")
 
 
@@ -86,6 +106,26 @@ def test_calls_quick_run_answers_every_call(tmp_path: Path) -> None:
     assert [row[8] for row in rows] == ["0"] * len(rows), rows  # errors
     assert "W1 sequential calls" in text and "W3 concurrent calls" in text
     assert code == 0
+
+
+@pytest.mark.timeout(30)
+def test_calls_quick_w3_with_metrics_sets_metrics_on_beside_off() -> None:
+    peer = "wsrpc-uvicorn"
+    argv = [*run.ALIASES["w3"], "--quick", "--peers", peer, "--metrics", "--duration", "0.5", "--warmup", "0.2"]
+    options = calls.options_from(run.build_parser().parse_args([*argv, "--connections", "10", "--quiet-wait", "0"]))
+    assert [(p.name, p.metrics) for p in options.peers] == [(peer, False), (f"{peer}+metrics", True)]
+
+    results = calls.compare(options)
+
+    assert [(s.peer.name, s.mode) for s in results] == [(peer, "concurrent"), (f"{peer}+metrics", "concurrent")]
+    section = calls.render(results, options, " ".join(argv), report.environment())
+    assert "### Metrics on ÷ off" in section
+    (row,) = [r for r in _rows(section, (peer,)) if len(r) == 11]
+    assert row[1] == "W3 concurrent" and row[5] == "0.95", row
+    rate_off, rate_on, cpu_off, cpu_on = (float(cell.replace(",", "")) for cell in (row[2], row[3], row[6], row[7]))
+    assert rate_off > 0 and rate_on > 0 and float(row[4]) > 0, row  # calls/s off and on, on ÷ off
+    assert cpu_off >= 0 and cpu_on >= 0, row  # server CPU per call
+    assert (row[9], row[10]) == ("0", "0"), row  # errors off, errors on
 
 
 def test_chat_quick_run_delivers_every_message_to_every_member(redis_url: str) -> None:

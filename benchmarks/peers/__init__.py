@@ -24,7 +24,9 @@ Each workload has its own list: :data:`PEERS` (fan-out), :data:`CALL_PEERS`,
 :data:`MEMORY_PEERS`, :data:`RECOVERY_PEERS`, :data:`CHAT_PEERS`. A wsrpc peer may run in variants
 (:data:`VARIANTS`): on a topic that keeps history, the same peer with
 ``history=True`` named ``<name>+history``; on a topic with presence, with
-``presence=True`` named ``<name>+presence`` (:func:`with_variant`). These
+``presence=True`` named ``<name>+presence``; with Prometheus metrics on
+(``BENCH_METRICS=1``, read by :mod:`benchmarks.peers.wsrpc_settings`), with
+``metrics=True`` named ``<name>+metrics`` (:func:`with_variant`). These
 are benchmark-only programs, not dependencies of ``wsrpc_app``.
 """
 
@@ -51,6 +53,7 @@ __all__ = [
     "PRESENCE_SUFFIX",
     "RECOVERY_PEERS",
     "SOCKETIO_DIR",
+    "TOPIC_VARIANTS",
     "VARIANTS",
     "Peer",
     "peer_named",
@@ -76,9 +79,11 @@ _OPTIONAL = {
 
 #: The Socket.IO peer's Node.js package: its server, the recovery workload's client, their pinned dependencies.
 SOCKETIO_DIR = Path(__file__).resolve().parent / "socketio"
-#: A wsrpc peer's variants: the :class:`Peer` field each sets, and what the peer's name gets. A variant's
-#: peer publishes to a topic whose Topic row has that feature on (history kept; presence recorded).
-VARIANTS = {"history": "+history", "presence": "+presence"}
+#: A wsrpc peer's variants: the :class:`Peer` field each sets, and what the peer's name gets.
+VARIANTS = {"history": "+history", "presence": "+presence", "metrics": "+metrics"}
+#: The variants whose peer publishes to a topic whose Topic row has that feature on (history kept; presence
+#: recorded); the others are the server's settings (metrics: ``WSRPC["METRICS"]``).
+TOPIC_VARIANTS = ("history", "presence")
 #: What a wsrpc peer's name gets when its topic keeps history.
 HISTORY_SUFFIX = VARIANTS["history"]
 #: What a wsrpc peer's name gets when its topic has presence.
@@ -102,11 +107,18 @@ class Peer:
     history: bool = False
     #: wsrpc: the topic the workload uses has presence (every subscriber recorded).
     presence: bool = False
+    #: wsrpc: the servers record Prometheus metrics (``WSRPC["METRICS"]``; off otherwise).
+    metrics: bool = False
 
     @property
     def variants(self) -> tuple[str, ...]:
         """The :data:`VARIANTS` this peer runs in, in their order."""
         return tuple(variant for variant in VARIANTS if getattr(self, variant))
+
+    @property
+    def topic_variants(self) -> tuple[str, ...]:
+        """The :data:`TOPIC_VARIANTS` this peer runs in: what its topic's Topic row has on."""
+        return tuple(variant for variant in self.variants if variant in TOPIC_VARIANTS)
 
     @property
     def base_name(self) -> str:
@@ -140,7 +152,9 @@ class Peer:
         else:
             via = LAYERS[self.layer]
         server = "daphne on uvloop (`python -m wsrpc_app.daphne`)" if self.server == "daphne-uvloop" else self.server
-        features = "".join(f", topic with {variant}" for variant in self.variants)
+        features = "".join(f", topic with {variant}" for variant in self.topic_variants)
+        if self.metrics:
+            features += ", Prometheus metrics on"
         return f"{what} on {server}, {via}{features}"
 
     @property
@@ -157,6 +171,8 @@ class Peer:
             if not (SOCKETIO_DIR / "node_modules" / "socket.io").is_dir():
                 return "its Node.js packages are not installed (npm ci --prefix benchmarks/peers/socketio)"
             return None
+        if self.metrics and importlib.util.find_spec("prometheus_client") is None:
+            return "prometheus_client is not installed (pip install -e '.[metrics]')"
         if self.kind not in _OPTIONAL:
             return None
         distribution, module = _OPTIONAL[self.kind]
@@ -215,6 +231,7 @@ class Peer:
                 # The benchmark measures fan-out, not the per-connection limits.
                 "WSRPC_TEST_PUBLISH_RATE": "1000000",
                 "WSRPC_TEST_OUTBOUND_QUEUE": str(max(10_000, 2 * events)),
+                "BENCH_METRICS": "1" if self.metrics else "0",
             }
             # The database is migrated once, before any peer starts, and only read here.
             if self.server == "daphne-uvloop":
@@ -287,14 +304,15 @@ CHAT_PEERS: tuple[Peer, ...] = (
 
 
 def with_variant(peer: Peer, variant: str) -> Peer:
-    """The same wsrpc peer on a topic with ``variant`` (a key of :data:`VARIANTS`) on, named ``<name>+<variant>``."""
+    """The same wsrpc peer with ``variant`` (a key of :data:`VARIANTS`) on, named ``<name>+<variant>``."""
     if variant not in VARIANTS:
         raise ValueError(f"no variant {variant!r}; known: {', '.join(VARIANTS)}")
     if peer.kind != "wsrpc":
         raise ValueError(f"{peer.name}: only wsrpc peers run with {variant}")
     if getattr(peer, variant):
         return peer
-    return dataclasses.replace(peer, name=peer.name + VARIANTS[variant], **{variant: True})
+    on: dict[str, Any] = {variant: True}
+    return dataclasses.replace(peer, name=peer.name + VARIANTS[variant], **on)
 
 
 def with_history(peer: Peer) -> Peer:
@@ -323,12 +341,12 @@ def with_history_beside(peers: tuple[Peer, ...]) -> tuple[Peer, ...]:
 
 
 def peer_named(name: str, peers: tuple[Peer, ...] = PEERS) -> Peer:
-    """The peer of that name among ``peers``; ``<wsrpc peer>+history``, ``+presence`` (or both, in that order) is
-    that peer in those variants."""
+    """The peer of that name among ``peers``; ``<wsrpc peer>+history``, ``+presence``, ``+metrics`` (or several,
+    in that order) is that peer in those variants."""
     for peer in peers:
         if peer.name == name:
             return peer
-    base, wanted = name, []
+    base, wanted = name, list[str]()
     for variant in reversed(VARIANTS):
         if base.endswith(VARIANTS[variant]):
             base = base.removesuffix(VARIANTS[variant])
@@ -342,15 +360,17 @@ def peer_named(name: str, peers: tuple[Peer, ...] = PEERS) -> Peer:
     raise KeyError(f"no peer {name!r}; known: {', '.join(p.name for p in peers)}")
 
 
-def select_peers(names: str, peers: tuple[Peer, ...]) -> tuple[Peer, ...]:
-    """The peers named (comma-separated) that can run here; a line on stderr for each skipped one.
+def select_peers(names: str, peers: tuple[Peer, ...], variants: Sequence[str] = ()) -> tuple[Peer, ...]:
+    """The peers named (comma-separated), each wsrpc one followed by itself in each of ``variants``
+    (:func:`with_variants_beside`), that can run here; a line on stderr for each skipped one.
 
     Raises SystemExit for an unknown name.
     """
     try:
-        chosen = [peer_named(n.strip(), peers) for n in names.split(",") if n.strip()]
+        named = tuple(peer_named(n.strip(), peers) for n in names.split(",") if n.strip())
     except KeyError as exc:
         raise SystemExit(exc.args[0]) from None
+    chosen = with_variants_beside(named, variants)
     runnable = []
     for peer in chosen:
         if peer.missing:

@@ -12,7 +12,7 @@
 
 import { io } from "socket.io-client";
 
-import { Tally, inBatches, now, payload, say, serve, windowOf } from "./common.mjs";
+import { Tally, inBatches, now, payload, say, sayLast, serve, windowOf } from "./common.mjs";
 
 const config = JSON.parse(process.argv[2]);
 const count = config.urls.length;
@@ -83,8 +83,7 @@ await serve({
   },
   report: () => {
     closing = true;
-    say({ report: { ...tally, latencies } });
     for (const { socket } of members) socket.disconnect();
-    process.exit(0);
+    sayLast({ report: { ...tally, latencies } });
   },
 });

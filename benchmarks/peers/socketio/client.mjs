@@ -18,7 +18,7 @@
 
 import { io } from "socket.io-client";
 
-import { Tally, inBatches, now, payload, say, serve, windowOf } from "./common.mjs";
+import { Tally, inBatches, now, payload, say, sayLast, serve, windowOf } from "./common.mjs";
 
 const config = JSON.parse(process.argv[2]);
 
@@ -151,8 +151,7 @@ say({ ready: now() });
 await serve({
   publish: () => publishAll(publisher),
   report: () => {
-    say({ report: { ...tally, missing: missingSample(subscribers) } });
     for (const socket of [...subscribers.map((s) => s.socket), publisher]) socket.disconnect();
-    process.exit(0);
+    sayLast({ report: { ...tally, missing: missingSample(subscribers) } });
   },
 });

@@ -10,6 +10,9 @@ export const now = () => Number(process.hrtime.bigint());
 // One JSON object a line on stdout, read by benchmarks/node.py.
 export const say = (message) => process.stdout.write(JSON.stringify(message) + "\n");
 
+// Say a last message and exit once it is written: exiting at once cuts a large write to a pipe short.
+export const sayLast = (message) => process.stdout.write(JSON.stringify(message) + "\n", () => process.exit(0));
+
 // An event's data, as benchmarks/events.py makes it: ~100 bytes of JSON with its sequence number and send time.
 const PAYLOAD_BYTES = 100;
 const PAD = "x".repeat(PAYLOAD_BYTES - JSON.stringify({ seq: 100, t: 10 ** 15, pad: "" }).length);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.servers import ServerProcess
+from wsrpc_app.metrics.recorder import FLUSH_INTERVAL
 
 __all__ = ["TOKEN", "Samples", "get", "health", "scrape", "value"]
 
@@ -32,7 +34,11 @@ def get(server: ServerProcess, path: str, headers: dict[str, str] | None = None)
 
 
 def scrape(server: ServerProcess) -> Samples:
-    """Every sample of ``wsrpc/metrics/``, parsed by prometheus_client's own parser."""
+    """Every sample of ``wsrpc/metrics/``, parsed by prometheus_client's own parser.
+
+    Taken once frames and calls made so far reached the instruments: :data:`FLUSH_INTERVAL` after them.
+    """
+    time.sleep(2 * FLUSH_INTERVAL)
     status, content_type, body = get(server, "wsrpc/metrics/", {"Authorization": f"Bearer {TOKEN}"})
     assert status == 200, body
     assert content_type.startswith("text/plain"), content_type

@@ -1,7 +1,7 @@
 """The group messages of one process's publishes onto the channel layer, many publishes in one round trip.
 
-Every publish, notification and presence message of an event loop goes
-through its :class:`Relay`: what the loop's tasks hand in while the
+Every publish and user notification of an event loop goes through its
+:class:`Relay`: what the loop's tasks hand in while the
 previous batch is on its way goes out together next, through the fastest
 :mod:`.wire` the layer allows. One batch is under way at a time, so a
 publish storm holds a bounded number of Redis connections, never the

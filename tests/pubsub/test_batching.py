@@ -12,10 +12,14 @@ from wsrpc_app.pubsub.batching import Batcher, Overloaded
 class Recorder:
     """A flush that records its batches and answers each item doubled, after ``gate`` opens."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, held: bool = False) -> None:
         self.batches: list[list[int]] = []
         self.gate = asyncio.Event()
-        self.gate.set()
+        if not held:
+            self.gate.set()
+
+    def batcher(self, limit: int = 100) -> Batcher[int, int]:
+        return Batcher(self.flush, limit=limit, timeout=5)
 
     async def flush(self, items: list[int]) -> list[int]:
         self.batches.append(list(items))
@@ -25,16 +29,15 @@ class Recorder:
 
 async def test_items_of_one_loop_turn_go_out_in_one_flush_in_order() -> None:
     recorder = Recorder()
-    batcher = Batcher(recorder.flush, limit=100, timeout=5)
+    batcher = recorder.batcher()
     futures = [batcher.submit(i) for i in range(10)]
     assert await asyncio.gather(*futures) == [i * 2 for i in range(10)]
     assert recorder.batches == [list(range(10))]
 
 
 async def test_what_arrives_during_a_flush_goes_out_next_together() -> None:
-    recorder = Recorder()
-    recorder.gate.clear()
-    batcher = Batcher(recorder.flush, limit=100, timeout=5)
+    recorder = Recorder(held=True)
+    batcher = recorder.batcher()
     first = batcher.submit(0)
     await asyncio.sleep(0)  # the first flush is under way, held at the gate
     later = [batcher.submit(i) for i in range(1, 6)]
@@ -79,9 +82,8 @@ async def test_a_flush_that_hangs_times_out_and_the_next_goes_on() -> None:
 
 
 async def test_past_the_limit_submit_refuses_at_once() -> None:
-    recorder = Recorder()
-    recorder.gate.clear()
-    batcher = Batcher(recorder.flush, limit=3, timeout=5)
+    recorder = Recorder(held=True)
+    batcher = recorder.batcher(limit=3)
     under_way = batcher.submit(0)
     await asyncio.sleep(0)
     waiting = [batcher.submit(i) for i in (1, 2, 3)]
@@ -94,9 +96,8 @@ async def test_past_the_limit_submit_refuses_at_once() -> None:
 
 
 async def test_a_waiter_that_gives_up_does_not_disturb_the_others() -> None:
-    recorder = Recorder()
-    recorder.gate.clear()
-    batcher = Batcher(recorder.flush, limit=100, timeout=5)
+    recorder = Recorder(held=True)
+    batcher = recorder.batcher()
     impatient = asyncio.ensure_future(batcher.submit(1))
     patient = batcher.submit(2)
     await asyncio.sleep(0)
@@ -107,9 +108,8 @@ async def test_a_waiter_that_gives_up_does_not_disturb_the_others() -> None:
 
 
 async def test_closing_the_loop_cancels_the_waiters() -> None:
-    recorder = Recorder()
-    recorder.gate.clear()
-    batcher = Batcher(recorder.flush, limit=100, timeout=5)
+    recorder = Recorder(held=True)
+    batcher = recorder.batcher()
     first = batcher.submit(1)
     await asyncio.sleep(0)
     second = batcher.submit(2)

@@ -230,8 +230,9 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         """Close the WebSocket; ``code`` may be a :class:`CloseCode`."""
         # autobahn (daphne) refuses a close code that is not exactly an int.
-        self._count_close(int(code) if code is not None and code is not True else CloseCode.NORMAL)
-        await super().close(code=int(code) if code is not None and code is not True else code, reason=reason)
+        exact = int(code) if code is not None and code is not True else None
+        self._count_close(CloseCode.NORMAL if exact is None else exact)
+        await super().close(code=code if exact is None else exact, reason=reason)
 
     def _count_close(self, code: int) -> None:
         metrics, self._metrics = self._metrics, SILENT  # once, with the code of whoever closed first
@@ -244,10 +245,11 @@ class RpcConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels has
     async def websocket_receive(self, message: ASGIMessage) -> None:
         self.last_seen = asyncio.get_running_loop().time()
         text = message.get("text")
-        self._metrics.frame_received(text if text is not None else message.get("bytes") or b"")
+        frame = text if text is not None else message.get("bytes") or b""
+        self._metrics.frame_received(frame)
         # The limit is on frames, binary ones included: a large binary frame
         # closes the connection as a large text frame does.
-        if self._too_big(text if text is not None else message.get("bytes") or b""):
+        if self._too_big(frame):
             logger.info("closing a connection that sent a frame over %s bytes", self.max_message_bytes)
             await self.endpoint.close()
             await self._close_too_big()

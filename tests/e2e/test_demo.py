@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 import pytest
@@ -41,3 +42,12 @@ def test_the_demo_page_is_served(demo_server: ServerProcess) -> None:
     with opener.open(demo_server.http_url, timeout=5) as response:
         assert response.status == 200
         assert "text/html" in response.headers["Content-Type"]
+
+
+def test_the_health_check_answers_in_a_project_with_atomic_requests(demo_server: ServerProcess) -> None:
+    """The demo wraps each request in a transaction (ATOMIC_REQUESTS), which Django refuses for async views."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(demo_server.http_url + "wsrpc/health/", timeout=5) as response:
+        assert response.status == 200
+        body = json.loads(response.read())
+    assert body["status"] == "ok" and body["channel_layer"]["reachable"] is True

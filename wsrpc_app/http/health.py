@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from ..conf import wsrpc_settings
@@ -23,6 +24,8 @@ __all__ = ["health"]
 logger = logging.getLogger("wsrpc")
 
 
+# It touches no database: projects with ATOMIC_REQUESTS (which Django refuses for async views) serve it too.
+@transaction.non_atomic_requests
 async def health(request: HttpRequest) -> HttpResponse:
     """The channel layer's reachability and this process's connection count, as JSON (503 when unreachable)."""
     if request.method not in ("GET", "HEAD"):
